@@ -1,0 +1,78 @@
+"""The contract every problem family follows.
+
+A family knows nothing about training: it generates problems at an integer
+difficulty level from a seeded ``random.Random``, renders a completion in any
+answer format (for the pretraining corpus), and verifies a completion with an
+exact check that returns a reward in [0, 1] and never raises.
+"""
+
+from __future__ import annotations
+
+import random
+from abc import ABC, abstractmethod
+from dataclasses import dataclass, field
+from typing import Any
+
+from environments import formats
+
+
+@dataclass(frozen=True)
+class Problem:
+    family: str
+    difficulty: int
+    question: str  # e.g. "47+85"
+    answer: str  # canonical answer string, e.g. "132"
+    work: tuple[str, ...] = ()  # intermediate results written by the ``steps`` format
+    metadata: dict[str, Any] = field(default_factory=dict)
+
+    @property
+    def prompt(self) -> str:
+        """What the model is given; completions follow it directly."""
+        return f"{self.question}="
+
+
+class Family(ABC):
+    """A procedural problem family with a difficulty knob and an exact verifier."""
+
+    name: str
+    levels: tuple[int, ...]  # the valid difficulty levels, easiest first
+    level_meaning: str  # one line: what the difficulty integer controls
+
+    @abstractmethod
+    def generate(self, difficulty: int, rng: random.Random) -> Problem:
+        """One problem at ``difficulty``; deterministic given the rng state."""
+
+    def check_level(self, difficulty: int) -> None:
+        if difficulty not in self.levels:
+            raise ValueError(
+                f"family {self.name!r} has no difficulty {difficulty}; "
+                f"allowed levels: {list(self.levels)} ({self.level_meaning})"
+            )
+
+    def render(self, problem: Problem, fmt: str) -> str:
+        """The completion for ``problem`` written in answer format ``fmt``."""
+        return formats.render(fmt, problem.answer, problem.work)
+
+    def answers_match(self, predicted: str, expected: str, metadata: dict[str, Any]) -> bool:
+        """Exact comparison; integer families compare integer values."""
+        return predicted.strip() == expected.strip()
+
+    def verify(self, completion: object, answer: str, metadata: dict[str, Any] | None = None) -> float:
+        """Reward in [0, 1]: 1 when the completion's answer is exactly right. Never raises."""
+        try:
+            predicted = formats.extract_answer(completion)
+            if predicted is None:
+                return 0.0
+            return 1.0 if self.answers_match(predicted, str(answer), metadata or {}) else 0.0
+        except Exception:  # a verifier must never take a run down
+            return 0.0
+
+
+class IntegerFamily(Family):
+    """A family whose answers are integers, compared by value."""
+
+    def answers_match(self, predicted: str, expected: str, metadata: dict[str, Any]) -> bool:
+        try:
+            return int(predicted) == int(expected)
+        except ValueError:
+            return False

@@ -1,0 +1,32 @@
+"""Name -> family lookup. Built-in families by name, reasoning-gym datasets as ``rg:<dataset>``."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from environments.base import Family
+
+
+def _builtin() -> dict[str, type[Family]]:
+    from environments.addition import Addition
+
+    return {cls.name: cls for cls in (Addition,)}
+
+
+def family_names() -> list[str]:
+    return sorted(_builtin())
+
+
+def get_family(name: str, params: dict[str, Any] | None = None) -> Family:
+    """Instantiate a family; raises KeyError naming the allowed families."""
+    params = dict(params or {})
+    if name.startswith("rg:"):
+        from environments.reasoning_gym_adapter import ReasoningGymFamily
+
+        return ReasoningGymFamily(name[3:], **params)
+    families = _builtin()
+    if name not in families:
+        raise KeyError(f"unknown family {name!r}; allowed: {family_names()} or 'rg:<reasoning-gym dataset>'")
+    if params:
+        raise ValueError(f"family {name!r} takes no params; got {sorted(params)}")
+    return families[name]()

@@ -1,0 +1,132 @@
+"""``rl-lab eval CONFIG --model PATH``: accuracy per family x difficulty and the
+format shares of sampled completions, overall and per answer format.
+
+Completions are *sampled* (``eval.temperature``, 1.0 by default) because the
+question is what the model's output distribution holds: at temperature 1 the
+format shares of a well-trained base model should match the corpus mixture.
+"""
+
+from __future__ import annotations
+
+import argparse
+from collections import Counter, defaultdict
+from pathlib import Path
+from typing import Any
+
+from environments.formats import ALL_LABELS, FORMATS, parse
+from rl_lab.config import Config, load_config
+from rl_lab.io import atomic_write_json, atomic_write_text
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="experiment YAML (its environments and eval sections are used)")
+    parser.add_argument("overrides", nargs="*", help="dotted KEY=VALUE overrides")
+    parser.add_argument("--model", required=True, help="HF checkpoint directory to evaluate")
+    parser.add_argument("--out", help="directory for eval.json / eval.txt (default: the model's directory)")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    from rl_lab.models import CheckpointError, validate_checkpoint
+
+    try:
+        validate_checkpoint(args.model)
+    except CheckpointError as exc:
+        print(f"error: {exc}")
+        return 1
+    report = evaluate_model(cfg, Path(args.model), Path(args.out) if args.out else Path(args.model))
+    print(format_table(report))
+    return 0
+
+
+def eval_problem_set(cfg: Config):
+    from environments.problem_sets import build_problem_set
+
+    # A seed stream of its own, so evaluation problems are drawn independently of the corpus.
+    return build_problem_set(cfg.environments.families, cfg.eval.problems_per_level, seed=10_000 + cfg.seed)
+
+
+def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
+    """Pure aggregation of scored samples (family, difficulty, format, reward) into the eval report."""
+    cells: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
+    for row in rows:
+        cells[(row["family"], row["difficulty"])].append(row)
+
+    def shares(items: list[dict[str, Any]]) -> dict[str, float]:
+        counts = Counter(r["format"] for r in items)
+        return {f: counts[f] / len(items) for f in ALL_LABELS}
+
+    def by_format(items: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
+        out = {}
+        for fmt in FORMATS:
+            sub = [r for r in items if r["format"] == fmt]
+            out[fmt] = {"n": len(sub), "accuracy": sum(r["reward"] for r in sub) / len(sub) if sub else None}
+        return out
+
+    table = []
+    for (family, level), items in sorted(cells.items()):
+        table.append({
+            "family": family, "difficulty": level, "n": len(items),
+            "accuracy": sum(r["reward"] for r in items) / len(items),
+            "format_shares": shares(items), "accuracy_by_format": by_format(items),
+        })
+    return {
+        "samples": len(rows),
+        "accuracy": sum(r["reward"] for r in rows) / len(rows) if rows else 0.0,
+        "format_shares": shares(rows) if rows else {},
+        "accuracy_by_format": by_format(rows),
+        "cells": table,
+    }
+
+
+def evaluate_model(cfg: Config, model_dir: Path, out_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
+    from environments.problem_sets import verify_completion
+    from rl_lab.generation import sample_completions
+    from rl_lab.models import load_model_and_tokenizer
+
+    model, tokenizer = load_model_and_tokenizer(model_dir)
+    problems = eval_problem_set(cfg)
+    ev = cfg.eval
+    completions = sample_completions(
+        model, tokenizer, problems["prompt"], n=1, temperature=ev.temperature, top_p=ev.top_p,
+        max_new_tokens=ev.max_new_tokens, batch_size=ev.batch_size, seed=cfg.seed, progress=progress,
+    )
+    rows = []
+    for problem, (completion,) in zip(problems, completions, strict=True):
+        fmt, _, _ = parse(completion)
+        rows.append({
+            "family": problem["family"], "difficulty": problem["difficulty"], "format": fmt,
+            "reward": verify_completion(problem, completion), "prompt": problem["prompt"], "completion": completion,
+        })
+    report = {
+        "model": str(model_dir), "temperature": ev.temperature, "top_p": ev.top_p,
+        "problems_per_level": ev.problems_per_level, "declared_format_mixture": cfg.pretrain.format_mixture,
+        **summarise(rows), "examples": rows[:20],
+    }
+    if out_dir is not None:
+        atomic_write_json(Path(out_dir) / "eval.json", report)
+        atomic_write_text(Path(out_dir) / "eval.txt", format_table(report) + "\n")
+    return report
+
+
+def format_table(report: dict[str, Any]) -> str:
+    """A plain-text table: one row per family x difficulty, then overall shares against the declared mixture."""
+    head = f"{'family':<14}{'level':>5}{'n':>6}{'acc':>7}  " + "".join(f"{f:>8}" for f in ALL_LABELS)
+    head += "  " + "".join(f"{'acc:' + f[:5]:>11}" for f in FORMATS)
+    lines = [head, "-" * len(head)]
+    for cell in report["cells"]:
+        acc_fmt = "".join(
+            f"{'-' if v['accuracy'] is None else format(v['accuracy'], '.2f'):>7}({v['n']:>3})"
+            for v in cell["accuracy_by_format"].values()
+        )
+        lines.append(
+            f"{cell['family']:<14}{cell['difficulty']:>5}{cell['n']:>6}{cell['accuracy']:>7.2f}  "
+            + "".join(f"{cell['format_shares'][f]:>8.2f}" for f in ALL_LABELS) + "  " + acc_fmt
+        )
+    declared = report.get("declared_format_mixture") or {}
+    lines.append("-" * len(head))
+    lines.append(
+        f"overall accuracy {report['accuracy']:.3f} over {report['samples']} samples; format shares: "
+        + ", ".join(f"{f} {report['format_shares'].get(f, 0):.3f} (declared {declared.get(f, 0):.2f})" for f in ALL_LABELS)
+    )
+    return "\n".join(lines)

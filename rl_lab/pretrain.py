@@ -1,0 +1,150 @@
+"""``rl-lab pretrain``: train the controlled base model on a known format mixture.
+
+Uses ``transformers.Trainer`` (TensorBoard logs, progress bar, resumable
+checkpoints) on the corpus of ``rl_lab.corpus``.  Writes into ``<output_dir>/base``::
+
+    config.yaml            resolved config
+    corpus_manifest.json   exactly what went into the corpus
+    corpus/                the corpus itself (datasets.Dataset.save_to_disk)
+    metrics.jsonl          training loss per logged step (same scalars as tensorboard/)
+    tensorboard/           event files
+    model/                 the base checkpoint (safetensors + tokenizer + config.json)
+    eval.json, eval.txt    the base model's accuracy and format shares (unless --no-eval)
+"""
+
+from __future__ import annotations
+
+import argparse
+import shutil
+import time
+from pathlib import Path
+from typing import Any
+
+from rl_lab.config import Config, ConfigError, load_config
+from rl_lab.io import append_jsonl, atomic_write_json, atomic_write_yaml
+
+
+def add_arguments(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("config", help="experiment YAML, e.g. configs/quickstart.yaml")
+    parser.add_argument("overrides", nargs="*", help="dotted KEY=VALUE overrides, e.g. pretrain.steps=200 seed=3")
+    parser.add_argument("--force", action="store_true", help="overwrite an existing base model")
+    parser.add_argument("--resume", action="store_true", help="continue an interrupted pretraining run")
+    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation of the finished model")
+
+
+def run(args: argparse.Namespace) -> int:
+    cfg = load_config(args.config, args.overrides)
+    out = cfg.base_dir
+    if (out / "model").exists() and not (args.force or args.resume):
+        print(f"error: {out / 'model'} already exists; pass --force to overwrite it or --resume to continue")
+        return 1
+    result = pretrain(cfg, resume=args.resume, force=args.force)
+    print(f"base model: {result['model_dir']}  ({result['parameters']:,} parameters, {result['seconds']:.0f} s)")
+    if not args.no_eval:
+        from rl_lab.evaluate import evaluate_model, format_table
+
+        report = evaluate_model(cfg, Path(result["model_dir"]), out)
+        print(format_table(report))
+    return 0
+
+
+def _tokenize(dataset, tokenizer, max_length: int, loss_on: str):
+    eos = tokenizer.eos_token_id
+
+    def encode(row: dict[str, Any]) -> dict[str, Any]:
+        prompt = tokenizer(row["prompt"], add_special_tokens=False)["input_ids"]
+        completion = tokenizer(row["completion"], add_special_tokens=False)["input_ids"] + [eos]
+        ids = prompt + completion
+        labels = ([-100] * len(prompt) if loss_on == "completion" else prompt) + completion
+        return {"input_ids": ids, "attention_mask": [1] * len(ids), "labels": labels, "length": len(ids)}
+
+    tokenized = dataset.map(encode, remove_columns=dataset.column_names, desc="tokenizing")
+    longest = max(tokenized["length"])
+    if longest > max_length:
+        raise ConfigError(
+            f"invalid config:\n  pretrain.max_length: {max_length} is shorter than the longest document "
+            f"({longest} tokens); raise it to at least {longest} or drop the hardest levels"
+        )
+    return tokenized.remove_columns("length")
+
+
+def pretrain(cfg: Config, resume: bool = False, force: bool = False) -> dict[str, Any]:
+    import torch
+    from torch.utils.tensorboard import SummaryWriter
+    from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
+    from transformers.integrations import TensorBoardCallback
+
+    from rl_lab.corpus import build_corpus
+    from rl_lab.models import build_model, count_parameters, load_model_and_tokenizer, save_checkpoint
+    from rl_lab.tokenizer import build_char_tokenizer
+
+    out = cfg.base_dir
+    # Everything that can fail on bad input happens before the first write.
+    if cfg.model.path:
+        model, tokenizer = load_model_and_tokenizer(cfg.model.path, cfg.model.dtype)
+    else:
+        tokenizer = build_char_tokenizer()
+        model = build_model(cfg.model.preset, tokenizer, cfg.model.architecture, seed=cfg.seed,
+                            max_positions=max(512, cfg.pretrain.max_length))
+        model = model.to(getattr(torch, cfg.model.dtype))
+    corpus, manifest = build_corpus(cfg)
+    tokenized = _tokenize(corpus, tokenizer, cfg.pretrain.max_length, cfg.pretrain.loss_on)
+
+    pre = cfg.pretrain
+    tokenizer.padding_side = "right"  # training pads on the right so positions start at 0
+    args = TrainingArguments(
+        output_dir=str(out / "trainer_checkpoints"),
+        max_steps=pre.steps,
+        per_device_train_batch_size=pre.batch_size,
+        learning_rate=pre.learning_rate,
+        warmup_steps=pre.warmup_steps,
+        weight_decay=pre.weight_decay,
+        lr_scheduler_type="cosine",
+        logging_steps=pre.logging_steps,
+        report_to=[],  # TensorBoard through an explicit callback, so the log dir is ours
+        save_strategy="steps",
+        save_steps=max(pre.steps // 4, 50),
+        save_total_limit=1,
+        seed=cfg.seed,
+        data_seed=cfg.seed,
+        use_cpu=not torch.cuda.is_available(),
+        dataloader_num_workers=0,
+        disable_tqdm=False,
+    )
+    if force and out.exists() and not resume:
+        shutil.rmtree(out)
+    out.mkdir(parents=True, exist_ok=True)
+    atomic_write_yaml(out / "config.yaml", cfg.to_dict())
+    atomic_write_json(out / "corpus_manifest.json", manifest)
+    corpus.save_to_disk(str(out / "corpus"))
+    metrics_file = out / "metrics.jsonl"
+    if not resume and metrics_file.exists():
+        metrics_file.unlink()
+
+    class MetricsJsonl(TrainerCallback):
+        """Mirror the Trainer's logged scalars into metrics.jsonl (one row per logged step)."""
+
+        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+            if logs and state.is_world_process_zero:
+                append_jsonl(metrics_file, [{"step": state.global_step, **logs}])
+
+    trainer = Trainer(
+        model=model,
+        args=args,
+        train_dataset=tokenized,
+        data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
+        callbacks=[MetricsJsonl(), TensorBoardCallback(SummaryWriter(log_dir=str(out / "tensorboard")))],
+    )
+    start = time.time()
+    last = _last_trainer_checkpoint(out / "trainer_checkpoints") if resume else None
+    trainer.train(resume_from_checkpoint=str(last) if last else None)
+    seconds = time.time() - start
+    tokenizer.padding_side = "left"
+    model_dir = save_checkpoint(trainer.model, tokenizer, out / "model", {"corpus_manifest.json": manifest})
+    shutil.rmtree(out / "trainer_checkpoints", ignore_errors=True)
+    return {"model_dir": str(model_dir), "parameters": count_parameters(trainer.model), "seconds": seconds}
+
+
+def _last_trainer_checkpoint(folder: Path) -> Path | None:
+    points = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) if folder.exists() else []
+    return points[-1] if points else None
