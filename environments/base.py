@@ -8,7 +8,9 @@ exact check that returns a reward in [0, 1] and never raises.
 
 from __future__ import annotations
 
+import numbers
 import random
+import re
 from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
@@ -43,7 +45,8 @@ class Family(ABC):
         """One problem at ``difficulty``; deterministic given the rng state."""
 
     def check_level(self, difficulty: int) -> None:
-        if difficulty not in self.levels:
+        # bool and float compare equal to ints (True == 1, 2.0 == 2): reject them by type.
+        if not isinstance(difficulty, numbers.Integral) or isinstance(difficulty, bool) or difficulty not in self.levels:
             raise ValueError(
                 f"family {self.name!r} has no difficulty {difficulty}; "
                 f"allowed levels: {list(self.levels)} ({self.level_meaning})"
@@ -68,11 +71,21 @@ class Family(ABC):
             return 0.0
 
 
+# ASCII digits only: Python's int() also accepts unicode digits ("١٢"), underscores
+# ("1_2") and surrounding whitespace, none of which an exact verifier should credit.
+_ASCII_INT = re.compile(r"-?[0-9]+")
+
+
+def parse_ascii_int(text: str) -> int | None:
+    """The integer written as ``-?[0-9]+`` in ASCII (leading zeros allowed), else None."""
+    if not isinstance(text, str) or len(text) > 1000 or not _ASCII_INT.fullmatch(text):
+        return None
+    return int(text)
+
+
 class IntegerFamily(Family):
-    """A family whose answers are integers, compared by value."""
+    """A family whose answers are integers, compared by value (ASCII ``-?[0-9]+`` only)."""
 
     def answers_match(self, predicted: str, expected: str, metadata: dict[str, Any]) -> bool:
-        try:
-            return int(predicted) == int(expected)
-        except ValueError:
-            return False
+        got, want = parse_ascii_int(predicted), parse_ascii_int(expected.strip())
+        return got is not None and want is not None and got == want

@@ -32,6 +32,7 @@ _PATTERNS: dict[str, re.Pattern[str]] = {
     STEPS: re.compile(rf"\s*\[(?P<work>[^\[\]]*)\]\s*(?P<ans>{_ANSWER})\s*"),
     TERSE: re.compile(rf"\s*(?P<ans>{_ANSWER})\s*"),
 }
+_ANSWER_RE = re.compile(_ANSWER)
 # Longer completions than this are never a valid answer; checking the length
 # first keeps the verifier linear-time on adversarial inputs.
 MAX_COMPLETION_CHARS = 4096
@@ -58,6 +59,12 @@ def classify_format(completion: object) -> str:
 def extract_answer(completion: object) -> str | None:
     """The answer a completion commits to, or None if it is in no known format."""
     return parse(completion)[1]
+
+
+def is_answer_token(text: object) -> bool:
+    """True when ``text`` can be written as an answer in every format (one whitespace-free
+    token without format markers); multi-token answers such as ``"a b"`` cannot."""
+    return isinstance(text, str) and len(text) <= MAX_COMPLETION_CHARS and _ANSWER_RE.fullmatch(text) is not None
 
 
 def render(fmt: str, answer: str, work: list[str] | tuple[str, ...]) -> str:

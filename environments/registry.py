@@ -9,12 +9,16 @@ from environments.base import Family
 
 def _builtin() -> dict[str, type[Family]]:
     from environments.addition import Addition
+    from environments.chain import Chain
+    from environments.comparison import Comparison
+    from environments.modular import Modular
+    from environments.multiplication import Multiplication
 
-    return {cls.name: cls for cls in (Addition,)}
+    return {cls.name: cls for cls in (Addition, Multiplication, Chain, Comparison, Modular)}
 
 
 def family_names() -> list[str]:
-    return sorted(_builtin())
+    return sorted([*_builtin(), "gsm8k"])
 
 
 def get_family(name: str, params: dict[str, Any] | None = None) -> Family:
@@ -24,6 +28,10 @@ def get_family(name: str, params: dict[str, Any] | None = None) -> Family:
         from environments.reasoning_gym_adapter import ReasoningGymFamily
 
         return ReasoningGymFamily(name[3:], **params)
+    if name == "gsm8k":  # needs params (a local data file), unlike the procedural families
+        from environments.gsm8k import GSM8K
+
+        return GSM8K.from_params(params)
     families = _builtin()
     if name not in families:
         raise KeyError(f"unknown family {name!r}; allowed: {family_names()} or 'rg:<reasoning-gym dataset>'")

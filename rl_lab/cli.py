@@ -60,7 +60,8 @@ def main(argv: Sequence[str] | None = None) -> int:
     module = importlib.import_module(module_name)
     parser = argparse.ArgumentParser(prog="rl-lab " + " ".join(path), description=help_text)
     getattr(module, add_name)(parser)
-    args = parser.parse_args(rest)
+    # intermixed: flags may sit between CONFIG and the overrides (rl-lab sweep CONFIG --resume k=v)
+    args = parser.parse_intermixed_args(rest)
     try:
         return int(getattr(module, run_name)(args) or 0)
     except ConfigError as exc:

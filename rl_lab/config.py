@@ -137,6 +137,9 @@ class CurriculumConfig(Strict):
     hard_min_level: int | None = Field(None, description="hard_only: lowest level drawn (null: top half)")
     window: tuple[float, float] = Field((0.1, 0.9), description="adaptive: keep pass rates inside [lo, hi]")
     history: int = Field(4, ge=1, description="adaptive: rollout groups remembered per level")
+    explore: float = Field(
+        0.1, ge=0, lt=1, description="adaptive: share of each batch drawn from levels outside the window (re-checks them)"
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> CurriculumConfig:
@@ -172,6 +175,7 @@ class TrainConfig(Strict):
     logging_steps: int = Field(1, ge=1)
     rollouts_per_step: int = Field(16, ge=0, description="rollouts sampled into rollouts/step_<N>.jsonl")
     save_steps: list[int] = Field(default_factory=list, description="extra checkpoint steps (0 and last always)")
+    save_every: int = Field(0, ge=0, description="also checkpoint every N steps, for resume (0: off)")
     save_bf16_copy: bool = Field(False, description="also write a bf16 cast of each checkpoint")
     problems: int = Field(4096, ge=1, description="size of the generated training problem pool")
 

@@ -12,7 +12,8 @@ from __future__ import annotations
 import string
 from pathlib import Path
 
-PAD, BOS, EOS, UNK = "<pad>", "<bos>", "<eos>", "<unk>"
+# Non-ASCII names: no printable-ASCII text a model writes can spell a special token.
+PAD, BOS, EOS, UNK = "⟨pad⟩", "⟨bos⟩", "⟨eos⟩", "⟨unk⟩"
 SPECIAL_TOKENS = (PAD, BOS, EOS, UNK)
 # Printable ASCII plus newline: every character any family or format emits.
 ALPHABET = "\n" + "".join(ch for ch in string.printable if ch not in "\t\r\x0b\x0c\n")

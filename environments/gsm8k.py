@@ -1,0 +1,150 @@
+"""GSM8K-style grade-school word problems from a local file, verified by the exact final number.
+
+``params``: ``path`` (required) a local ``.jsonl`` or ``.parquet`` file with ``question`` and
+``answer`` columns, where an answer is worked lines ending in ``#### N`` (GSM8K's layout);
+``max_problems`` (optional) keeps the first N rows. Nothing is downloaded.
+
+Difficulty = number of worked lines before ``####`` in the reference solution (the
+reasoning steps), capped at ``MAX_LEVEL``; the family's levels are those the file has.
+
+Verification: the completion's final number must equal the reference number exactly
+(compared as decimals, so ``1,000`` = ``1000`` and ``18.0`` = ``18``). The final number is
+the answer of a completion in one of rl_lab's formats, else the number after the last
+``####``, else the last number in the text. No partial credit.
+"""
+
+from __future__ import annotations
+
+import random
+import re
+from dataclasses import dataclass
+from decimal import Decimal, InvalidOperation
+from pathlib import Path
+from typing import Any
+
+from environments import formats
+from environments.base import Family, Problem
+
+MAX_LEVEL = 8
+_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
+_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
+_CALC = re.compile(r"<<[^<>]*>>")  # GSM8K's calculator annotations, e.g. <<48/2=24>>
+
+
+@dataclass(frozen=True)
+class GSM8KProblem(Problem):
+    @property
+    def prompt(self) -> str:
+        return f"Question: {self.question}\nAnswer:"
+
+
+def parse_number(text: str) -> Decimal | None:
+    """``"$1,000"`` -> 1000; None when ``text`` is not a number (or a comma is not a thousands separator)."""
+    cleaned = text.strip().replace("$", "").rstrip(".")
+    if "," in cleaned:  # thousands separators only: "1,000" yes, "3,75" no
+        if not _THOUSANDS.fullmatch(cleaned):
+            return None
+        cleaned = cleaned.replace(",", "")
+    try:
+        value = Decimal(cleaned)
+    except InvalidOperation:
+        return None
+    return value if value.is_finite() else None
+
+
+def split_solution(answer: str) -> tuple[tuple[str, ...], str]:
+    """A GSM8K answer -> (worked lines without calculator notes, final number as a string)."""
+    if "####" not in answer:
+        raise ValueError("answer has no '#### N' final line")
+    body, final = answer.rsplit("####", 1)
+    number = parse_number(final)
+    if number is None:
+        raise ValueError(f"final answer {final.strip()!r} is not a number")
+    # The steps format writes work as "[a;b] N": keep lines free of its delimiters.
+    lines = tuple(
+        re.sub(r"[\[\];]", ",", _CALC.sub("", line)).strip() for line in body.strip().splitlines() if line.strip()
+    )
+    return lines, _canonical(number)
+
+
+def _canonical(value: Decimal) -> str:
+    text = format(value.normalize(), "f")
+    return text if text != "-0" else "0"
+
+
+def final_number(completion: str) -> Decimal | None:
+    answer = formats.extract_answer(completion)
+    if answer is not None and parse_number(answer) is not None:
+        return parse_number(answer)
+    if "####" in completion:
+        match = _NUMBER.search(completion.rsplit("####", 1)[1])
+        return parse_number(match.group()) if match else None
+    numbers = _NUMBER.findall(completion)
+    return parse_number(numbers[-1]) if numbers else None
+
+
+def load_rows(path: Path) -> list[dict[str, str]]:
+    """Read question/answer rows with pyarrow (jsonl or parquet)."""
+    suffix = path.suffix.lower()
+    if suffix in (".jsonl", ".json"):
+        from pyarrow import json as pa_json
+
+        table = pa_json.read_json(str(path))
+    elif suffix == ".parquet":
+        from pyarrow import parquet as pq
+
+        table = pq.read_table(str(path))
+    else:
+        raise ValueError(f"params.path: {str(path)!r} must be a .jsonl or .parquet file")
+    missing = {"question", "answer"} - set(table.column_names)
+    if missing:
+        raise ValueError(f"params.path: {str(path)!r} lacks column(s) {sorted(missing)}; has {table.column_names}")
+    return table.select(["question", "answer"]).to_pylist()
+
+
+class GSM8K(Family):
+    name = "gsm8k"
+    level_meaning = f"worked lines in the reference solution (reasoning steps), capped at {MAX_LEVEL}"
+
+    def __init__(self, path: str, max_problems: int | None = None) -> None:
+        file = Path(path).expanduser()
+        if not file.is_file():
+            raise ValueError(f"params.path: {str(file)!r} does not exist; give a local GSM8K .jsonl or .parquet file")
+        rows = load_rows(file)[:max_problems]
+        self.by_level: dict[int, list[tuple[int, str, tuple[str, ...], str]]] = {}
+        for i, row in enumerate(rows):
+            try:
+                work, answer = split_solution(str(row["answer"]))
+            except ValueError as exc:
+                raise ValueError(f"params.path: {str(file)!r} row {i}: {exc}") from None
+            level = min(max(len(work), 1), MAX_LEVEL)
+            self.by_level.setdefault(level, []).append((i, str(row["question"]).strip(), work, answer))
+        if not self.by_level:
+            raise ValueError(f"params.path: {str(file)!r} holds no problems")
+        self.levels = tuple(sorted(self.by_level))
+        self.path = str(file)
+
+    @classmethod
+    def from_params(cls, params: dict[str, Any]) -> GSM8K:
+        unknown = sorted(set(params) - {"path", "max_problems"})
+        if unknown or "path" not in params:
+            raise ValueError(f"family 'gsm8k' takes params path (required) and max_problems; got {sorted(params)}")
+        return cls(**params)
+
+    def generate(self, difficulty: int, rng: random.Random) -> Problem:
+        self.check_level(difficulty)
+        index, question, work, answer = rng.choice(self.by_level[difficulty])
+        return GSM8KProblem(self.name, difficulty, question, answer, work, {"index": index})
+
+    def answers_match(self, predicted: str, expected: str, metadata: dict[str, Any]) -> bool:
+        a, b = parse_number(predicted), parse_number(expected)
+        return a is not None and a == b
+
+    def verify(self, completion: object, answer: str, metadata: dict[str, Any] | None = None) -> float:
+        try:
+            if not isinstance(completion, str) or len(completion) > formats.MAX_COMPLETION_CHARS:
+                return 0.0
+            predicted, expected = final_number(completion), parse_number(str(answer))
+            return 1.0 if predicted is not None and predicted == expected else 0.0
+        except Exception:  # a verifier must never take a run down
+            return 0.0
