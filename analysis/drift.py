@@ -1,0 +1,133 @@
+"""Drift from the base: token-level KL between base and tuned policies along sampled sequences.
+
+With rl_lab's small vocabulary the KL of the next-token distributions is summed exactly
+over the vocabulary at each position (no single-sample estimate), then averaged along
+sampled sequences:
+
+- ``forward``  = KL(base || tuned), positions of sequences sampled from the *base*
+  (RL's Razor, Shenfeld et al. 2025: E_{x, y~pi_0}[KL(pi_0 || pi)] predicts forgetting);
+- ``reverse``  = KL(tuned || base), positions of sequences sampled from the *tuned* model
+  (what a KL penalty in the RL loss controls).
+
+Both are reported per token (total KL / completion tokens) and per sequence (mean over
+sequences of the summed KL).  Samples are drawn at temperature 1, top-p 1, so the averages
+are expectations under the models' own distributions.  Held-out prompts: the trained
+families at the levels the curriculum draws, from ``build_problem_set`` with seed
+``30_000 + cfg.seed`` (a stream distinct from training, eval and probes).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from typing import Any
+
+DRIFT_SEED_OFFSET = 30_000
+
+
+def token_kl(logp_p, logp_q):
+    """Exact KL(p || q) summed over the last (vocabulary) axis, from log-probabilities (torch)."""
+    import torch
+
+    return torch.sum(torch.exp(logp_p) * (logp_p - logp_q), dim=-1)
+
+
+def summarise(per_sequence_token_kls: Sequence[Sequence[float]]) -> dict[str, Any]:
+    """``per_token``: total KL / total tokens; ``per_sequence``: mean of per-sequence sums (+ std)."""
+    sums = [float(sum(s)) for s in per_sequence_token_kls]
+    tokens = sum(len(s) for s in per_sequence_token_kls)
+    n = len(sums)
+    mean = sum(sums) / n if n else float("nan")
+    std = (sum((x - mean) ** 2 for x in sums) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    return {
+        "per_token": (sum(sums) / tokens) if tokens else float("nan"),
+        "per_sequence": mean, "per_sequence_std": std, "sequences": n, "tokens": tokens,
+    }
+
+
+def sample_sequences(model, tokenizer, prompts: Sequence[str], n: int, max_new_tokens: int,
+                     batch_size: int = 256, seed: int = 0) -> list[tuple[list[int], list[int]]]:
+    """``(prompt ids, completion ids)`` for n samples per prompt at temperature 1; the completion
+    keeps its end-of-sequence token (the KL of stopping counts too) and drops padding."""
+    import torch
+
+    eos = tokenizer.eos_token_id
+    out = []
+    flat = [p for p in prompts for _ in range(n)]
+    model.eval()
+    torch.manual_seed(seed)
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        for start in range(0, len(flat), batch_size):
+            chunk = flat[start : start + batch_size]
+            enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+            with torch.no_grad():
+                gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=1.0,
+                                     top_p=1.0, top_k=0, pad_token_id=tokenizer.pad_token_id)
+            new = gen[:, enc["input_ids"].shape[1] :].tolist()
+            for i, ids in enumerate(new):
+                prompt_ids = [t for t, m in zip(enc["input_ids"][i].tolist(), enc["attention_mask"][i].tolist(),
+                                                strict=True) if m]
+                if eos in ids:
+                    ids = ids[: ids.index(eos) + 1]
+                out.append((prompt_ids, ids))
+    finally:
+        tokenizer.padding_side = side
+    return out
+
+
+def sequence_kls(model_p, model_q, sequences: Sequence[tuple[list[int], list[int]]], pad_id: int,
+                 batch_size: int = 64) -> list[list[float]]:
+    """Per completion token, KL(p || q) of the next-token distributions that produced it."""
+    import torch
+
+    out: list[list[float]] = []
+    for start in range(0, len(sequences), batch_size):
+        chunk = [s for s in sequences[start : start + batch_size]]
+        full = [p + c for p, c in chunk]
+        width = max(len(x) for x in full)
+        # Right padding: real tokens keep positions 0..L-1 without position_ids bookkeeping.
+        ids = torch.full((len(full), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(full), width), dtype=torch.long)
+        for i, x in enumerate(full):
+            ids[i, : len(x)] = torch.tensor(x)
+            mask[i, : len(x)] = 1
+        with torch.no_grad():
+            logp = torch.log_softmax(model_p(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+            logq = torch.log_softmax(model_q(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+            kl = token_kl(logp, logq)  # [batch, width]: KL of the distribution at each position
+        for i, (p, c) in enumerate(chunk):
+            # logits at position t predict token t+1: completion tokens sit at len(p)..len(p)+len(c)-1
+            out.append(kl[i, len(p) - 1 : len(p) - 1 + len(c)].tolist())
+    return out
+
+
+def drift_between(base, tuned, base_samples, tuned_samples, pad_id: int, batch_size: int = 64) -> dict[str, Any]:
+    """Both directions, labelled (see module doc)."""
+    return {
+        "forward_kl_base_tuned_on_base_samples": summarise(sequence_kls(base, tuned, base_samples, pad_id, batch_size)),
+        "reverse_kl_tuned_base_on_tuned_samples": summarise(sequence_kls(tuned, base, tuned_samples, pad_id, batch_size)),
+    }
+
+
+def drift_prompts(cfg, count: int | None = None) -> list[str]:
+    """Held-out prompts of the trained task (see module doc), ``analysis.drift_prompts`` of them."""
+    import math
+    import random
+
+    from analysis.contamination import drawn_levels
+    from environments.problem_sets import build_problem_set
+    from rl_lab.config import FamilySpec
+
+    count = count or cfg.analysis.drift_prompts
+    drawn = set(drawn_levels(cfg))
+    specs = []
+    for s in cfg.environments.by_role("trained"):
+        levels = [lv for lv in cfg.environments.levels_of(s.name) if lv in drawn]
+        if levels:
+            specs.append(FamilySpec(name=s.name, role=s.role, levels=levels, params=s.params))
+    cells = sum(len(s.levels) for s in specs)
+    problems = build_problem_set(specs, max(1, math.ceil(count / cells)), seed=DRIFT_SEED_OFFSET + cfg.seed)
+    prompts = list(problems["prompt"])
+    random.Random(DRIFT_SEED_OFFSET + cfg.seed).shuffle(prompts)
+    return prompts[:count]

@@ -1,0 +1,122 @@
+"""Format collapse: shares of each answer format among rollouts, step by step.
+
+Pure functions over rollout rows (``{"format": ..., "difficulty": ..., "completion": ...}``).
+A row without a ``format`` label is classified with ``environments.formats.classify_format``,
+the same classifier the trainer uses, so labels agree whichever side computed them.
+
+Collapse: the first logged step at which one format's share exceeds the threshold
+(strictly) and stays above it at every later logged step through the last one; a run
+that crosses the threshold and then drops below it has not collapsed.
+"""
+
+from __future__ import annotations
+
+import math
+from collections import Counter
+from collections.abc import Iterable, Mapping, Sequence
+from typing import Any
+
+from analysis.run_dirs import spread
+from environments.formats import ALL_LABELS, classify_format
+
+
+def row_format(row: Mapping[str, Any]) -> str:
+    label = row.get("format")
+    return label if label in ALL_LABELS else classify_format(row.get("completion"))
+
+
+def format_shares(labels: Iterable[str]) -> dict[str, float]:
+    """Share of each of terse/steps/tagged/other (all four keys, summing to 1; zeros if empty)."""
+    counts = Counter(labels)
+    total = sum(counts[f] for f in ALL_LABELS)
+    return {f: (counts[f] / total if total else 0.0) for f in ALL_LABELS}
+
+
+def shannon_entropy(shares: Mapping[str, float]) -> float:
+    """Entropy of the format shares in bits (0: one format; 2: four equal formats)."""
+    return float(-sum(p * math.log2(p) for p in shares.values() if p > 0))
+
+
+def shares_by_step(rollouts: Mapping[int, Sequence[Mapping[str, Any]]]) -> dict[int, dict[str, float]]:
+    return {step: format_shares(row_format(r) for r in rows) for step, rows in sorted(rollouts.items()) if rows}
+
+
+def shares_by_step_and_level(
+    rollouts: Mapping[int, Sequence[Mapping[str, Any]]],
+) -> dict[int, dict[int, dict[str, float]]]:
+    """``{level: {step: shares}}`` over the steps where that level was sampled."""
+    out: dict[int, dict[int, dict[str, float]]] = {}
+    for step, rows in sorted(rollouts.items()):
+        levels: dict[int, list[str]] = {}
+        for r in rows:
+            levels.setdefault(int(r.get("difficulty", -1)), []).append(row_format(r))
+        for level, labels in levels.items():
+            out.setdefault(level, {})[step] = format_shares(labels)
+    return dict(sorted(out.items()))
+
+
+def collapse_point(shares: Mapping[int, Mapping[str, float]], threshold: float = 0.9) -> tuple[int | None, str | None]:
+    """``(collapse step, winning format)`` or ``(None, None)`` for no collapse (see module doc)."""
+    steps = sorted(shares)
+    if not steps:
+        return None, None
+    last = shares[steps[-1]]
+    winner = max(last, key=lambda f: last[f])
+    if not last[winner] > threshold:
+        return None, None
+    start = steps[-1]
+    for step in reversed(steps):
+        if shares[step].get(winner, 0.0) > threshold:
+            start = step
+        else:
+            break
+    return start, winner
+
+
+def summarise_run(rollouts: Mapping[int, Sequence[Mapping[str, Any]]], threshold: float = 0.9) -> dict[str, Any]:
+    """Per-step shares and entropy, overall and per level, with the collapse step and winner."""
+    overall = shares_by_step(rollouts)
+    step, winner = collapse_point(overall, threshold)
+    per_level = {}
+    for level, level_shares in shares_by_step_and_level(rollouts).items():
+        lstep, lwinner = collapse_point(level_shares, threshold)
+        per_level[str(level)] = {
+            "shares": {str(s): v for s, v in level_shares.items()},
+            "entropy_bits": {str(s): shannon_entropy(v) for s, v in level_shares.items()},
+            "collapse_step": lstep, "winner": lwinner,
+        }
+    return {
+        "steps": sorted(overall),
+        "rollouts_per_step": {str(s): len(rows) for s, rows in sorted(rollouts.items())},
+        "shares": {str(s): v for s, v in overall.items()},
+        "entropy_bits": {str(s): shannon_entropy(v) for s, v in overall.items()},
+        "collapsed": step is not None,
+        "collapse_step": step,
+        "winner": winner,
+        "final_shares": overall[max(overall)] if overall else None,
+        "by_level": per_level,
+    }
+
+
+def aggregate_runs(summaries: Sequence[Mapping[str, Any]], seeds: Sequence[int | None]) -> dict[str, Any]:
+    """Across seeds: mean/std/min/max of each format's share at each step (over the runs that
+    logged that step), of the entropy, and of the collapse step (over runs that collapsed),
+    plus the winner in each seed."""
+    steps = sorted({int(s) for summ in summaries for s in summ["shares"]})
+    shares: dict[str, dict[str, Any]] = {}
+    entropy: dict[str, Any] = {}
+    for step in steps:
+        rows = [summ["shares"][str(step)] for summ in summaries if str(step) in summ["shares"]]
+        shares[str(step)] = {f: spread([r[f] for r in rows]) for f in ALL_LABELS}
+        entropy[str(step)] = spread([summ["entropy_bits"][str(step)] for summ in summaries if str(step) in summ["shares"]])
+    winners = [summ["winner"] for summ in summaries]
+    return {
+        "runs": len(summaries),
+        "steps": steps,
+        "shares": shares,
+        "entropy_bits": entropy,
+        "collapse_step": spread([summ["collapse_step"] for summ in summaries]),
+        "collapsed_runs": sum(summ["collapsed"] for summ in summaries),
+        "winner_by_seed": [{"seed": seed, "winner": w} for seed, w in zip(seeds, winners, strict=True)],
+        "winner_counts": dict(Counter(w if w else "no collapse" for w in winners)),
+    }

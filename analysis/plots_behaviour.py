@@ -1,0 +1,238 @@
+"""PNG plots of the behaviour analyses (matplotlib, Agg backend, imported inside each function).
+
+``READING_GUIDE`` says in one line how to read each plot; docs/analysis.md and the
+report reuse it.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from pathlib import Path
+from typing import Any
+
+from rl_lab.io import atomic_write_bytes
+
+FORMAT_COLORS = {"terse": "#4C72B0", "steps": "#55A868", "tagged": "#C44E52", "other": "#8C8C8C"}
+
+READING_GUIDE: dict[str, str] = {
+    "format_shares.png": "Stacked bands = share of each answer format among rollouts at each logged step; "
+                         "a band swallowing the plot is format collapse, the dashed line marks the collapse step.",
+    "format_shares_by_level.png": "One panel per difficulty level, same bands: shows whether collapse happens "
+                                  "first (or only) on some levels.",
+    "format_shares_seeds.png": "Lines = mean share of each format across seeds at each step, shaded band = "
+                               "±1 std (clipped to [0, 1]); a wide band means seeds disagree on the winner or its timing.",
+    "format_entropy.png": "Shannon entropy (bits) of the format shares over steps; it falls to 0 when one "
+                          "format takes everything (log2(4) = 2 bits is the maximum).",
+    "passk.png": "pass@k of each model against k (log2 axis); where the base curve meets or overtakes a "
+                 "tuned one, RL sharpened pass@1 without widening coverage.",
+    "passk_by_difficulty.png": "The same curves, one panel per difficulty level: the crossover usually moves "
+                               "to smaller k on hard levels.",
+    "contamination.png": "Prior-skill probe accuracy at each checkpoint (solid) against the base (step 0, "
+                         "dotted); a falling line is a prior skill lost to RL.",
+    "shortcuts.png": "Share of rollouts flagged by each shortcut detector at each step; rising lines mean "
+                     "the policy learned to repeat operands, skip work, shorten answers or game containment.",
+    "curriculum_comparison.png": "Bars = mean across seeds per curriculum of prior-skill accuracy change and "
+                                 "shortcut rates, error bars = min..max; hard_only below the others is contamination.",
+    "drift.png": "KL between tuned and base per completion token at each checkpoint: forward KL(base‖tuned) "
+                 "on base samples and reverse KL(tuned‖base) on tuned samples.",
+    "drift_vs_prior_skill.png": "One point per run: forward KL(base‖tuned) at the last checkpoint against "
+                                "prior-skill accuracy change; a downward slope is RL's Razor (more drift, more forgetting).",
+}
+
+
+def _save(fig, path: Path) -> Path:
+    import io
+
+    import matplotlib.pyplot as plt
+
+    buf = io.BytesIO()
+    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
+    plt.close(fig)
+    return atomic_write_bytes(path, buf.getvalue())
+
+
+def _plt():
+    import matplotlib
+
+    matplotlib.use("Agg")
+    import matplotlib.pyplot as plt
+
+    return plt
+
+
+def _stack(ax, shares: Mapping[str, Mapping[str, float]], title: str, collapse: int | None = None) -> None:
+    steps = sorted(int(s) for s in shares)
+    labels = list(FORMAT_COLORS)
+    ys = [[shares[str(s)].get(f, 0.0) for s in steps] for f in labels]
+    ax.stackplot(steps, ys, labels=labels, colors=[FORMAT_COLORS[f] for f in labels], alpha=0.85)
+    if collapse is not None:
+        ax.axvline(collapse, color="k", ls="--", lw=1)
+    ax.set_ylim(0, 1)
+    ax.set_xlabel("step")
+    ax.set_ylabel("share of rollouts")
+    ax.set_title(title, fontsize=9)
+
+
+def plot_format_run(summary: Mapping[str, Any], plots: Path, title: str = "") -> list[Path]:
+    plt = _plt()
+    out = []
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    _stack(ax, summary["shares"], title or "format shares", summary.get("collapse_step"))
+    ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    out.append(_save(fig, plots / "format_shares.png"))
+
+    levels = summary.get("by_level", {})
+    if levels:
+        fig, axes = plt.subplots(1, len(levels), figsize=(3 * len(levels), 3), squeeze=False, sharey=True)
+        for ax, (level, block) in zip(axes[0], levels.items(), strict=True):
+            _stack(ax, block["shares"], f"level {level}", block.get("collapse_step"))
+        axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+        out.append(_save(fig, plots / "format_shares_by_level.png"))
+
+    fig, ax = plt.subplots(figsize=(6, 3))
+    steps = sorted(int(s) for s in summary["entropy_bits"])
+    ax.plot(steps, [summary["entropy_bits"][str(s)] for s in steps], marker=".")
+    ax.set_xlabel("step")
+    ax.set_ylabel("format entropy (bits)")
+    ax.set_ylim(0, 2.05)
+    out.append(_save(fig, plots / "format_entropy.png"))
+    return out
+
+
+def plot_format_seeds(groups: Mapping[str, Mapping[str, Any]], plots: Path) -> Path:
+    """Mean share per format with a ±std band, one panel per group of seeds."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False, sharey=True)
+    for ax, (name, agg) in zip(axes[0], groups.items(), strict=True):
+        steps = agg["steps"]
+        for fmt, color in FORMAT_COLORS.items():
+            mean = [agg["shares"][str(s)][fmt]["mean"] for s in steps]
+            std = [agg["shares"][str(s)][fmt]["std"] for s in steps]
+            ax.plot(steps, mean, color=color, label=fmt)
+            ax.fill_between(steps, [max(0, m - d) for m, d in zip(mean, std, strict=True)],
+                            [min(1, m + d) for m, d in zip(mean, std, strict=True)], color=color, alpha=0.2)
+        ax.set_ylim(0, 1)
+        ax.set_xlabel("step")
+        ax.set_title(f"{name} ({agg['runs']} seeds)", fontsize=9)
+    axes[0][0].set_ylabel("share of rollouts")
+    axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
+    return _save(fig, plots / "format_shares_seeds.png")
+
+
+def plot_passk(curves: Mapping[str, Mapping[str, float]], path: Path, title: str = "pass@k") -> Path:
+    """``curves``: model label -> {str(k): pass@k}."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 4))
+    _passk_axes(ax, curves, title)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def _passk_axes(ax, curves: Mapping[str, Mapping[str, float]], title: str) -> None:
+    for label, curve in curves.items():
+        ks = sorted(int(k) for k in curve)
+        ax.plot(ks, [curve[str(k)] for k in ks], marker="o", ms=3, label=label)
+    ax.set_xscale("log", base=2)
+    ax.set_xlabel("k")
+    ax.set_ylabel("pass@k")
+    ax.set_ylim(0, 1.02)
+    ax.set_title(title, fontsize=9)
+
+
+def plot_passk_panels(panels: Mapping[str, Mapping[str, Mapping[str, float]]], path: Path) -> Path:
+    """One panel per key (e.g. difficulty), each with every model's curve."""
+    plt = _plt()
+    fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 3.2), squeeze=False, sharey=True)
+    for ax, (name, curves) in zip(axes[0], panels.items(), strict=True):
+        _passk_axes(ax, curves, name)
+    axes[0][-1].legend(fontsize=7, loc="lower right")
+    return _save(fig, path)
+
+
+def plot_contamination(runs: Mapping[str, Mapping[str, float]], path: Path) -> Path:
+    """``runs``: run label -> {str(step): probe accuracy}; step 0 is the base."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    for label, acc in runs.items():
+        steps = sorted(int(s) for s in acc)
+        line = ax.plot(steps, [acc[str(s)] for s in steps], marker="o", ms=3, label=label)[0]
+        ax.axhline(acc[str(steps[0])], color=line.get_color(), ls=":", lw=1)
+    ax.set_xlabel("checkpoint step")
+    ax.set_ylabel("prior-skill probe accuracy")
+    ax.set_ylim(-0.02, 1.02)
+    if len(runs) <= 12:
+        ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
+    return _save(fig, path)
+
+
+def plot_shortcuts(by_step: Mapping[str, Mapping[str, float | None]], path: Path, title: str = "") -> Path:
+    from analysis.shortcuts import SHORTCUTS
+
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = sorted(int(s) for s in by_step)
+    for name in SHORTCUTS:
+        ys = [by_step[str(s)].get(name) for s in steps]
+        if any(y is not None for y in ys):
+            ax.plot(steps, [float("nan") if y is None else y for y in ys], marker=".", label=name)
+    ax.set_xlabel("step")
+    ax.set_ylabel("share of rollouts flagged")
+    ax.set_ylim(-0.02, 1.02)
+    ax.set_title(title or "shortcut rates in rollouts", fontsize=9)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_curriculum_comparison(table: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
+    """Grouped bars: per metric, one bar per curriculum group (mean, min..max error bars)."""
+    plt = _plt()
+    metrics = ["prior_skill_accuracy_change", "rollouts/repeat_prompt_number", "rollouts/skipped_work",
+               "rollouts/length_collapse", "rollouts/oracle_containment"]
+    groups = list(table)
+    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(metrics)), 3.8))
+    width = 0.8 / max(1, len(groups))
+    for i, group in enumerate(groups):
+        means, lo, hi = [], [], []
+        for m in metrics:
+            s = table[group][m]
+            mean = s["mean"] if s["mean"] is not None else float("nan")
+            means.append(mean)
+            lo.append(mean - s["min"] if s["min"] is not None else 0)
+            hi.append(s["max"] - mean if s["max"] is not None else 0)
+        xs = [j + i * width for j in range(len(metrics))]
+        ax.bar(xs, means, width, yerr=[lo, hi], capsize=2, label=group)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xticks([j + width * (len(groups) - 1) / 2 for j in range(len(metrics))])
+    ax.set_xticklabels([m.replace("rollouts/", "") for m in metrics], rotation=20, fontsize=8)
+    ax.legend(fontsize=7)
+    return _save(fig, path)
+
+
+def plot_drift(per_step: Mapping[str, Mapping[str, Any]], path: Path, title: str = "") -> Path:
+    """``per_step``: str(step) -> drift_between() result."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(6, 3.5))
+    steps = sorted(int(s) for s in per_step)
+    for key, label in (("forward_kl_base_tuned_on_base_samples", "KL(base‖tuned), base samples"),
+                       ("reverse_kl_tuned_base_on_tuned_samples", "KL(tuned‖base), tuned samples")):
+        ax.plot(steps, [per_step[str(s)][key]["per_token"] for s in steps], marker="o", ms=3, label=label)
+    ax.set_xlabel("checkpoint step")
+    ax.set_ylabel("KL per token (nats)")
+    ax.set_title(title or "drift from the base", fontsize=9)
+    ax.legend(fontsize=8)
+    return _save(fig, path)
+
+
+def plot_drift_vs_prior(points: Sequence[Mapping[str, Any]], path: Path) -> Path:
+    """``points``: {label, group, kl, prior_change}; one colour per group."""
+    plt = _plt()
+    fig, ax = plt.subplots(figsize=(5.5, 4))
+    groups = sorted({p["group"] for p in points})
+    for group in groups:
+        pts = [p for p in points if p["group"] == group and p["prior_change"] is not None]
+        ax.scatter([p["kl"] for p in pts], [p["prior_change"] for p in pts], label=group, s=25)
+    ax.axhline(0, color="k", lw=0.6)
+    ax.set_xlabel("KL(base‖tuned) per token at the last checkpoint (nats)")
+    ax.set_ylabel("prior-skill accuracy change")
+    ax.legend(fontsize=7)
+    return _save(fig, path)

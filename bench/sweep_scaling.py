@@ -1,0 +1,184 @@
+"""Does a Ray Tune sweep use the machine better than running the trials one after the other?
+
+Two training runs (same tiny random model, seeds 0 and 1), each in a fresh Python process:
+
+* sequential: one process calls ``run_training`` twice, one after the other, in two
+  flavours: torch's default threads (every core for each run: what a user gets by running
+  the trials by hand) and one thread per run (``OMP_NUM_THREADS=1``, the setting Ray gives a
+  1-CPU trial, so the ratio shows the gain of running side by side and nothing else);
+* sweep: ``rl-lab sweep``'s code path (prepare + local ``ray.init`` + Tune) with
+  ``cpus_per_trial=1`` on a ``ray.num_cpus=2`` local Ray, so the two trials run side by side.
+
+Every arm is timed as wall clock of a whole fresh process (interpreter start, imports, Ray
+start-up and all), rotating the order ``repeats`` times; the results are the medians of the
+per-round ratios sweep / sequential. Goal: <= 0.6 on a 2-core machine, judged against the
+one-thread sequential arm (the stricter one). Also reported: Ray's start-up cost,
+``ray.init`` and the time from before ``ray.init`` until the first trial's function starts
+in its worker (read from the trial's ``sweep_attempts.json``).
+
+    python -m bench sweep_scaling
+    python -m bench.sweep_scaling --steps 12 --repeats 3
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import os
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+ROOT = Path(__file__).resolve().parents[1]
+RESULTS = ROOT / "bench" / "results" / "sweep_scaling.json"
+
+
+def _write_config(path: Path, base: Path, out: Path, steps: int) -> None:
+    import yaml
+
+    data = {
+        "name": "bench_sweep", "output_dir": str(out),
+        "environments": {"families": [{"name": "addition", "levels": [1, 2, 3]}]},
+        "train": {"base_model": str(base), "steps": steps, "batch_size": 16, "num_generations": 4,
+                  "max_completion_length": 16, "problems": 128, "rollouts_per_step": 4},
+        "sweep": {"grid": {"seed": [0, 1]}, "cpus_per_trial": 1, "max_failures": 0},
+        "ray": {"num_cpus": 2},
+    }
+    path.write_text(yaml.safe_dump(data, sort_keys=False))
+
+
+# --------------------------------------------------------------------------- child processes
+def _child_sequential(config: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    from rl_lab.config import load_config
+    from rl_lab.sweep.grid import trial_raw, validate_grid
+    from rl_lab.train import run_training
+
+    raw = load_config(config).to_dict()
+    base, points, names, _ = validate_grid(raw)
+    imports = time.perf_counter() - t0
+    runs = []
+    for point, name in zip(points, names, strict=True):
+        from rl_lab.config import validate_config
+
+        start = time.perf_counter()
+        run_training(validate_config(trial_raw(raw, point)), run_dir=base.root / "sequential" / name)
+        runs.append(time.perf_counter() - start)
+    return {"imports_s": imports, "runs_s": runs}
+
+
+def _child_sweep(config: Path) -> dict[str, Any]:
+    from rl_lab.config import load_raw
+    from rl_lab.sweep.runner import init_ray, prepare, run_sweep
+    from rl_lab.sweep.trial import read_attempts
+
+    plan = prepare(load_raw(config))
+    before_init = time.time()
+    init_ray(plan["cfg"])
+    ray_init = time.time() - before_init
+    start = time.perf_counter()
+    summary = run_sweep(plan)  # shuts the local Ray down at the end
+    starts = [datetime.fromisoformat(e["started"]).timestamp()
+              for t in summary["trials"] for e in read_attempts(Path(t["run_dir"]))[:1]]
+    return {
+        "ray_init_s": ray_init,
+        "ray_startup_s": min(starts) - before_init,  # ray.init + Tune + worker + first trial scheduled
+        "tune_fit_s": time.perf_counter() - start,
+        "statuses": [t["status"] for t in summary["trials"]],
+    }
+
+
+ARMS = ("sequential", "sequential_1thread", "sweep")
+
+
+def _run_child(arm: str, config: Path) -> dict[str, Any]:
+    env = dict(os.environ)
+    if arm == "sequential_1thread":
+        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
+    kind = "sweep" if arm == "sweep" else "sequential"
+    load_before = os.getloadavg()[0]  # other work on the machine skews every arm: recorded
+    start = time.perf_counter()
+    proc = subprocess.run(
+        [sys.executable, "-m", "bench.sweep_scaling", "--child", kind, str(config)],
+        cwd=ROOT, capture_output=True, text=True, check=False, env=env,
+    )
+    wall = time.perf_counter() - start
+    if proc.returncode != 0:
+        raise RuntimeError(f"{arm} arm failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
+    marker = [line for line in proc.stdout.splitlines() if line.startswith("BENCH_JSON ")]
+    return {"wall_s": wall, "load_avg_1min_before": load_before, "load_avg_1min_after": os.getloadavg()[0],
+            **json.loads(marker[-1][len("BENCH_JSON "):])}
+
+
+# --------------------------------------------------------------------------- driver
+def main(argv: list[str] | None = None) -> dict[str, Any]:
+    parser = argparse.ArgumentParser(prog="python -m bench.sweep_scaling")
+    parser.add_argument("--steps", type=int, default=12, help="GRPO steps per trial")
+    parser.add_argument("--repeats", type=int, default=2, help="rounds of the three arms, order rotated")
+    parser.add_argument("--child", nargs=2, metavar=("KIND", "CONFIG"), help=argparse.SUPPRESS)
+    args = parser.parse_args(argv if argv is not None else [])
+    if args.child:
+        kind, config = args.child
+        result = (_child_sequential if kind == "sequential" else _child_sweep)(Path(config))
+        print("BENCH_JSON " + json.dumps(result), flush=True)
+        return result
+
+    from tqdm import tqdm
+
+    from rl_lab.io import atomic_write_json
+    from rl_lab.models import build_model, save_checkpoint
+    from rl_lab.tokenizer import build_char_tokenizer
+
+    pairs = []
+    with tempfile.TemporaryDirectory(prefix="rl_lab_bench_sweep_") as tmp:
+        tmp_path = Path(tmp)
+        tokenizer = build_char_tokenizer()
+        base = save_checkpoint(build_model("tiny", tokenizer, seed=0), tokenizer, tmp_path / "base")
+        # rotate the order so no arm always runs first (or last) in a warm/cold machine
+        runs = [(r, ARMS[(r + i) % len(ARMS)]) for r in range(args.repeats) for i in range(len(ARMS))]
+        results: dict[int, dict[str, Any]] = {}
+        for r, kind in tqdm(runs, desc="sweep_scaling"):
+            config = tmp_path / f"r{r}_{kind}.yaml"
+            _write_config(config, base, tmp_path / f"out_{r}_{kind}", args.steps)
+            results.setdefault(r, {})[kind] = _run_child(kind, config)
+        for r in range(args.repeats):
+            seq, seq1, sweep = (results[r][arm] for arm in ARMS)
+            pairs.append({
+                "sequential": seq, "sequential_1thread": seq1, "sweep": sweep,
+                "ratio_vs_default_threads": sweep["wall_s"] / seq["wall_s"],
+                "ratio": sweep["wall_s"] / seq1["wall_s"],
+                "ratio_without_ray_init": (sweep["wall_s"] - sweep["ray_init_s"]) / seq1["wall_s"],
+            })
+    result = {
+        "benchmark": "sweep_scaling",
+        "what": "wall clock of 2 trials as one Ray Tune sweep (1 CPU each, side by side) / the same 2 runs "
+                "one after the other in one process with 1 torch thread (ratio) or default threads "
+                "(ratio_vs_default_threads); fresh processes, order rotated, medians over rounds",
+        "steps_per_trial": args.steps,
+        "repeats": args.repeats,
+        "median_ratio": statistics.median(p["ratio"] for p in pairs),
+        "median_ratio_without_ray_init": statistics.median(p["ratio_without_ray_init"] for p in pairs),
+        "median_ratio_vs_default_threads": statistics.median(p["ratio_vs_default_threads"] for p in pairs),
+        "goal_ratio": 0.6,
+        "median_sequential_s": statistics.median(p["sequential"]["wall_s"] for p in pairs),
+        "median_sequential_1thread_s": statistics.median(p["sequential_1thread"]["wall_s"] for p in pairs),
+        "median_sweep_s": statistics.median(p["sweep"]["wall_s"] for p in pairs),
+        "median_ray_init_s": statistics.median(p["sweep"]["ray_init_s"] for p in pairs),
+        "median_ray_startup_to_first_trial_s": statistics.median(p["sweep"]["ray_startup_s"] for p in pairs),
+        "cpu_count": os.cpu_count(),
+        "max_load_avg_1min": max(arm["load_avg_1min_after"] for p in pairs for arm in (p[a] for a in ARMS)),
+        "pairs": pairs,
+    }
+    result["meets_goal"] = result["median_ratio"] <= result["goal_ratio"]
+    atomic_write_json(RESULTS, result)
+    print(json.dumps({k: v for k, v in result.items() if k != "pairs"}, indent=2))
+    return result
+
+
+if __name__ == "__main__":
+    main(sys.argv[1:])

@@ -1,0 +1,114 @@
+"""Unbiased pass@k against brute-force enumeration, numerical stability, curves and crossovers."""
+
+from __future__ import annotations
+
+import itertools
+import math
+from fractions import Fraction
+
+import pytest
+from behaviour_fixtures import config_dict, rollout_rows, single_thread, write_checkpoints, write_run  # noqa: F401
+
+from analysis import passk
+from rl_lab.io import read_json
+
+
+@pytest.mark.parametrize("n", range(1, 9))
+def test_matches_enumeration_of_all_k_subsets(n):
+    for c in range(n + 1):
+        samples = [1] * c + [0] * (n - c)
+        for k in range(1, n + 1):
+            subsets = list(itertools.combinations(range(n), k))
+            hit = sum(any(samples[i] for i in s) for s in subsets) / len(subsets)
+            assert passk.pass_at_k(n, c, k) == pytest.approx(hit, abs=1e-12), (n, c, k)
+
+
+def test_stable_at_n_1024_against_exact_rationals():
+    n = 1024
+    for c in (0, 1, 3, 100, 900, 1020, 1024):
+        prev = -1.0
+        for k in (1, 2, 16, 128, 512, 1000, 1024):
+            exact = 1 - Fraction(math.comb(n - c, k), math.comb(n, k))
+            got = passk.pass_at_k(n, c, k)
+            assert math.isfinite(got) and 0.0 <= got <= 1.0
+            assert got == pytest.approx(float(exact), abs=1e-12), (c, k)
+            assert got >= prev - 1e-15  # non-decreasing in k
+            prev = got
+
+
+def test_edge_cases_and_errors():
+    assert passk.pass_at_k(10, 0, 5) == 0.0
+    assert passk.pass_at_k(10, 6, 5) == 1.0  # n - c = 4 < k
+    assert passk.pass_at_k(10, 3, 1) == pytest.approx(0.3)
+    with pytest.raises(ValueError, match="1 <= k <= n"):
+        passk.pass_at_k(4, 1, 5)
+    with pytest.raises(ValueError, match="0 <= c <= n"):
+        passk.pass_at_k(4, 5, 1)
+
+
+def test_ks_parsing():
+    assert passk.default_ks(256) == [1, 2, 4, 8, 16, 32, 64, 128, 256]
+    assert passk.default_ks(12) == [1, 2, 4, 8, 12]
+    assert passk.parse_ks("4,1,2", 8) == [1, 2, 4]
+    with pytest.raises(ValueError, match="outside 1..n"):
+        passk.parse_ks("1,16", 8)
+    with pytest.raises(ValueError, match="comma-separated"):
+        passk.parse_ks("1;2", 8)
+
+
+def test_summary_coverage_and_groups():
+    records = [
+        {"family": "addition", "difficulty": 1, "n": 4, "c": 4},
+        {"family": "addition", "difficulty": 1, "n": 4, "c": 1},
+        {"family": "addition", "difficulty": 2, "n": 4, "c": 0},
+        {"family": "chain", "difficulty": 2, "n": 4, "c": 2},
+    ]
+    out = passk.summarise(records, [1, 2, 4])
+    assert out["overall"]["pass_at_k"]["1"] == pytest.approx((1 + 0.25 + 0 + 0.5) / 4)
+    assert out["overall"]["coverage"] == 0.75 == out["overall"]["pass_at_k"]["4"]
+    assert out["by_difficulty"]["2"]["pass_at_k"]["2"] == pytest.approx((0 + passk.pass_at_k(4, 2, 2)) / 2)
+    assert out["by_family"]["chain"]["problems"] == 1
+    assert set(out["by_family_difficulty"]) == {"addition/1", "addition/2", "chain/2"}
+
+
+def test_crossover_statuses():
+    tuned = {1: 0.6, 2: 0.7, 4: 0.75, 8: 0.78}
+    assert passk.crossover({1: 0.3, 2: 0.5, 4: 0.75, 8: 0.9}, tuned) == {"status": "crosses", "k": 4}
+    assert passk.crossover({1: 0.1, 2: 0.2, 4: 0.3, 8: 0.4}, tuned) == {"status": "never", "k": None}
+    assert passk.crossover({1: 0.7, 2: 0.8, 4: 0.9, 8: 0.95}, tuned)["status"] == "base_ahead_from_start"
+
+
+def test_cli_end_to_end_with_a_run_dir_model(tmp_path):
+    """A run dir as --model expands to its first and last checkpoint; the JSON is self-consistent."""
+    from rl_lab.cli import main
+    from rl_lab.io import atomic_write_yaml
+
+    run = write_run(tmp_path / "run", {1: rollout_rows(1, {"steps": 2})}, config_dict(tmp_path / "run"))
+    write_checkpoints(run, (0, 4))
+    cfg = tmp_path / "cfg.yaml"
+    atomic_write_yaml(cfg, config_dict(tmp_path / "out"))
+    out = tmp_path / "passk"
+    assert main(["eval", "passk", "--model", str(run), "--config", str(cfg), "--n", "4", "--k", "1,2,4",
+                 "--problems-per-level", "2", "--out", str(out)]) == 0
+    res = read_json(out / "analysis" / "passk.json")
+    assert list(res["models"]) == ["run:step_0", "run:step_4"] and res["base"] == "run:step_0"
+    assert res["inputs"]["n"] == 4 and res["inputs"]["ks"] == [1, 2, 4] and res["inputs"]["problems"] == 6
+    for model in res["models"].values():
+        curve = model["overall"]["pass_at_k"]
+        assert curve["1"] <= curve["2"] <= curve["4"]
+        assert curve["4"] == pytest.approx(model["overall"]["coverage"])
+        recomputed = passk.curve([(r["n"], r["c"]) for r in model["per_problem"]], [1])[1]
+        assert curve["1"] == pytest.approx(recomputed)
+        assert set(model["by_difficulty"]) == {"1", "2", "3"}
+    assert res["crossover"]["run:step_4"]["overall"]["status"] in ("crosses", "never", "base_ahead_from_start")
+    assert (out / "plots" / "passk.png").is_file() and (out / "plots" / "passk_by_difficulty.png").is_file()
+
+
+def test_cli_rejects_k_above_n(tmp_path, capsys):
+    from rl_lab.cli import main
+    from rl_lab.io import atomic_write_yaml
+
+    cfg = tmp_path / "cfg.yaml"
+    atomic_write_yaml(cfg, config_dict(tmp_path / "out"))
+    assert main(["eval", "passk", "--model", str(tmp_path), "--config", str(cfg), "--n", "4", "--k", "8"]) == 2
+    assert "outside 1..n=4" in capsys.readouterr().err
