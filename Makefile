@@ -17,6 +17,7 @@ demo: $(STAMP)
 	$(PYTHON) -m rl_lab.demo
 
 test: $(STAMP)
+	bash tests/setup_chromium.sh || true
 	$(PYTHON) -m pytest -q -x --timeout 900 tests
 
 lint: $(STAMP)

@@ -85,7 +85,7 @@ def _one(cfg, arm: str, run_dir: Path) -> tuple[float, int]:
     return time.perf_counter() - start, trainer.state.global_step
 
 
-def main(steps: int = 6, repeats: int = 3) -> dict[str, Any]:
+def main(steps: int = 6, repeats: int = 5) -> dict[str, Any]:
     import torch
 
     from rl_lab.io import atomic_write_json
@@ -125,6 +125,6 @@ def main(steps: int = 6, repeats: int = 3) -> dict[str, Any]:
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
     parser.add_argument("--steps", type=int, default=6)
-    parser.add_argument("--repeats", type=int, default=3)
+    parser.add_argument("--repeats", type=int, default=5)
     a = parser.parse_args()
     main(a.steps, a.repeats)

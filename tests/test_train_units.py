@@ -1,0 +1,171 @@
+"""Config -> GRPOConfig mapping, reward functions and metrics, safe trainer-state files."""
+
+from __future__ import annotations
+
+import random
+import sys
+
+import pytest
+
+from rl_lab.config import ConfigError, validate_config
+from rl_lab.train import trl_args
+from rl_lab.train.rewards import (
+    RolloutBuffer,
+    VerifierReward,
+    batch_metrics,
+    format_reward,
+    group_pass_rates,
+    reward_functions,
+)
+
+BASE = {"name": "t", "environments": {"families": [{"name": "addition", "levels": [1, 2, 3]}]}}
+
+
+def config(**sections):
+    return validate_config({**BASE, **sections})
+
+
+# --------------------------------------------------------------------------- GRPOConfig mapping
+NON_DEFAULT_TRAIN = dict(
+    loss_type="dr_grpo", beta=0.04, num_generations=4, batch_size=8, temperature=0.7, top_p=0.9, epsilon=0.3,
+    epsilon_high=0.28, scale_rewards="batch", mask_truncated_completions=True, num_iterations=2,
+    learning_rate=3e-5, max_completion_length=17, gradient_accumulation_steps=2, steps=7, logging_steps=2,
+    format_reward=0.5,
+)
+NON_DEFAULT_ROLLOUT = dict(
+    backend="vllm", vllm_mode="server", vllm_server_host="10.1.2.3", vllm_server_port=8123,
+    vllm_gpu_memory_utilization=0.55, vllm_tensor_parallel_size=2,
+)
+
+
+def test_every_mapped_option_lands_in_a_real_grpo_config(tmp_path):
+    from trl import GRPOConfig
+
+    had_vllm = "vllm" in sys.modules
+    cfg = config(train=NON_DEFAULT_TRAIN, rollout=NON_DEFAULT_ROLLOUT, seed=5)
+    kwargs = trl_args.grpo_config_kwargs(cfg, tmp_path / "run")
+    args = GRPOConfig(**kwargs)
+    expected = {
+        **{k: v for k, v in NON_DEFAULT_TRAIN.items() if k not in ("batch_size", "steps", "format_reward")},
+        "per_device_train_batch_size": 8, "max_steps": 7, "reward_weights": [1.0, 0.5], "seed": 5,
+        "use_vllm": True, **{k: v for k, v in NON_DEFAULT_ROLLOUT.items() if k != "backend"},
+    }
+    for key, value in expected.items():
+        assert getattr(args, key) == value, key
+    assert set(kwargs) >= set(expected)
+    assert args.bf16 is False and args.report_to in ([], "none", ["none"])
+    assert args.output_dir == str(tmp_path / "run" / "trainer")
+    assert ("vllm" in sys.modules) == had_vllm  # building the config imported no vllm
+
+
+def test_mapping_is_pure_and_writes_nothing(tmp_path):
+    cfg = config()
+    assert trl_args.grpo_config_kwargs(cfg, tmp_path / "x") == trl_args.grpo_config_kwargs(cfg, tmp_path / "x")
+    assert not (tmp_path / "x").exists()
+    assert trl_args.grpo_config_kwargs(cfg, tmp_path)["use_vllm"] is False
+    assert trl_args.grpo_config_kwargs(cfg, tmp_path)["reward_weights"] == [1.0]  # format reward off
+
+
+def test_vllm_backend_without_vllm_is_a_clear_config_error(monkeypatch):
+    monkeypatch.setattr(trl_args.importlib.util, "find_spec", lambda name: None)
+    with pytest.raises(ConfigError, match="rollout.backend.*vllm"):
+        trl_args.check_rollout_backend(config(rollout={"backend": "vllm"}))
+    trl_args.check_rollout_backend(config())  # the transformers backend needs nothing
+
+
+# --------------------------------------------------------------------------- rewards and metrics
+def test_batch_metrics_on_a_known_batch():
+    m = batch_metrics([1, 1, 2, 2], [1.0, 0.0, 1.0, 1.0], ["terse", "other", "steps", "steps"])
+    assert m["accuracy"] == 0.75
+    assert m["accuracy/level_1"] == 0.5 and m["accuracy/level_2"] == 1.0
+    assert m["format/steps"] == 0.5 and m["format/terse"] == 0.25 and m["format/other"] == 0.25
+    assert m["format/tagged"] == 0.0
+    assert m["curriculum/share_level_1"] == 0.5
+    assert batch_metrics([], [], []) == {}
+
+
+def test_group_pass_rates_per_prompt():
+    assert group_pass_rates([7, 7, 3, 3], [1, 1, 2, 2], [1.0, 0.0, 1.0, 1.0]) == [(7, 1, 0.5), (3, 2, 1.0)]
+
+
+def columns(n=4):
+    return dict(
+        answer=["12"] * n, family=["addition"] * n, difficulty=[2] * n, metadata=["{}"] * n,
+        question=["5+7"] * n, role=["trained"] * n, pool_index=[0] * n,
+    )
+
+
+def test_a_raising_verifier_scores_zero_and_is_counted():
+    logged = {}
+
+    def broken(fields, completion):
+        if completion == "boom":
+            raise RuntimeError("verifier bug")
+        return 1.0 if completion == fields["answer"] else 0.0
+
+    reward = VerifierReward(verify=broken, buffer=RolloutBuffer())
+    out = reward(["5+7="] * 4, ["12", "boom", "13", "12"], log_metric=logged.__setitem__, **columns())
+    assert out == [1.0, 0.0, 0.0, 1.0]
+    assert logged["verifier_errors"] == 0.25 and logged["accuracy"] == 0.5
+
+
+def test_rollout_records_carry_the_contract_fields():
+    buffer = RolloutBuffer()
+    reward = VerifierReward(verify=lambda f, c: float(c == f["answer"]), buffer=buffer, format_weight=0.5)
+    reward(["5+7="] * 4, ["12", "x y", "<answer>12</answer>", "13"], **columns())
+    rows = buffer.take_sample(3, seed=0)
+    assert len(rows) == 3 and buffer.rows == []
+    assert set(rows[0]) >= {"step", "prompt", "completion", "reward", "difficulty", "format", "family", "role", "answer"}
+    by_completion = {r["completion"]: r for r in buffer.rows + rows}
+    if "12" in by_completion:
+        assert by_completion["12"]["reward"] == 1.5 and by_completion["12"]["format"] == "terse"
+
+
+def test_format_reward_and_weights():
+    assert format_reward(["a"] * 3, ["12", "[1+1=2] 2", "twelve apples"]) == [1.0, 1.0, 0.0]
+    verifier = VerifierReward(verify=lambda f, c: 0.0)
+    assert reward_functions(verifier, 0.0) == ([verifier], [1.0])
+    assert reward_functions(verifier, 0.3)[1] == [1.0, 0.3]
+
+
+# --------------------------------------------------------------------------- resume state without pickles
+def test_optimizer_and_scheduler_round_trip_through_safetensors(tmp_path):
+    import torch
+
+    from rl_lab.train import state_io
+
+    def make():
+        torch.manual_seed(0)
+        model = torch.nn.Linear(4, 3)
+        opt = torch.optim.AdamW(model.parameters(), lr=1e-2)
+        sched = torch.optim.lr_scheduler.LambdaLR(opt, lambda s: 1.0 / (1 + s))
+        return model, opt, sched
+
+    model, opt, sched = make()
+    for _ in range(3):
+        model(torch.randn(2, 4)).sum().backward()
+        opt.step()
+        sched.step()
+        opt.zero_grad()
+    assert state_io.save_optimizer(tmp_path, opt, sched)
+    assert not list(tmp_path.glob("*.pt"))
+    _, opt2, sched2 = make()
+    assert state_io.load_optimizer(tmp_path, opt2, sched2)
+    a, b = opt.state_dict(), opt2.state_dict()
+    for pid in a["state"]:
+        for key, value in a["state"][pid].items():
+            assert torch.equal(value, b["state"][pid][key])
+    assert sched2.last_epoch == sched.last_epoch == 3 and sched2.get_last_lr() == sched.get_last_lr()
+
+
+def test_rng_state_round_trip(tmp_path):
+    import numpy as np
+    import torch
+
+    from rl_lab.train import state_io
+
+    state_io.save_rng(tmp_path)
+    first = (random.random(), float(np.random.rand()), float(torch.rand(1)))
+    random.random(), np.random.rand(), torch.rand(5)  # move every generator on
+    assert state_io.load_rng(tmp_path)
+    assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == first
