@@ -28,6 +28,22 @@ def _stage(title: str, argv: list[str], timings: dict[str, float]) -> None:
         raise SystemExit(f"demo stopped: stage '{title}' exited with status {code}")
 
 
+def _trial_checkpoints(sweep: Path) -> tuple[Path, list[Path]]:
+    """The base checkpoint (step_0 of the first trial) and each finished trial's last checkpoint."""
+    from rl_lab.io import read_json
+
+    finals, base = [], None
+    for trial in read_json(sweep / "sweep_summary.json")["trials"]:
+        steps = sorted((Path(trial["run_dir"]) / "checkpoints").glob("step_*"), key=lambda p: int(p.name[5:]))
+        if trial["status"] != "done" or len(steps) < 2:
+            continue
+        base = base or steps[0]
+        finals.append(steps[-1])
+    if base is None:
+        raise SystemExit(f"demo stopped: no finished trial with checkpoints in {sweep}")
+    return base, finals
+
+
 def run_demo(config: Path, overrides: list[str], fresh: bool) -> Path:
     import shutil
 
@@ -45,10 +61,13 @@ def run_demo(config: Path, overrides: list[str], fresh: bool) -> Path:
     _stage("format collapse", ["analyze", "formats", str(sweep)], timings)
     _stage("prior-skill contamination and shortcuts", ["analyze", "contamination", str(sweep)], timings)
     _stage("drift from the base", ["analyze", "drift", str(sweep)], timings)
-    _stage("pass@k, base vs tuned", ["eval", "passk", "--sweep", str(sweep), "--config", str(config)], timings)
+    base, finals = _trial_checkpoints(sweep)
+    _stage("pass@k, base vs tuned",
+           ["eval", "passk", "--config", str(config), "--model", str(base),
+            *[a for final in finals for a in ("--model", str(final))], "--out", str(sweep)], timings)
     _stage("parameter updates and seed overlap",
-           ["analyze", "updates", "--sweep", str(sweep), "--out", str(sweep / "analysis" / "updates.json"),
-            "--plots", str(sweep / "plots")], timings)
+           ["analyze", "updates", "--base", str(base), "--tuned", *map(str, finals),
+            "--out", str(sweep / "analysis" / "updates.json"), "--plots", str(sweep / "plots")], timings)
     _stage("report", ["report", str(sweep)], timings)
     total = sum(timings.values())
     print("\n=== timings")

@@ -1,0 +1,202 @@
+"""The sweep driver: validate every grid point, then hand the grid to Ray Tune.
+
+Ray Tune does all the scheduling: ``tune.grid_search`` per grid key, trial resources with
+``tune.with_resources``, retries with ``FailureConfig`` and continuation of a killed
+driver with ``Tuner.restore(resume_errored=True)``. Layout under ``cfg.sweep_dir``::
+
+    sweep_config.yaml      the resolved sweep config (a resume must match it)
+    sweep_summary.json     one row per trial (see summary.py)
+    tune/                  Tune's experiment state and per-trial result files
+    trials/<name>/         each trial's run dir (the run-dir contract of training)
+"""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+from rl_lab.config import ConfigError
+from rl_lab.io import atomic_write_yaml
+from rl_lab.sweep.grid import absolutize_paths, validate_grid
+from rl_lab.sweep.summary import build_summary, write_summary
+
+TUNE_NAME = "tune"
+CONFIG_FILE = "sweep_config.yaml"
+# Sections a resumed sweep may change: where Ray runs, not what the trials do.
+RESUME_MAY_CHANGE = ("ray",)
+
+
+def prepare(raw: dict[str, Any], *, resume: bool = False, address: str | None = None,
+            cwd: Path | None = None, trial_output: bool = False) -> dict[str, Any]:
+    """Validate everything a sweep needs before Ray starts; raise ConfigError, write nothing.
+
+    Returns a plan: the absolutized raw config, the base Config, points, names, dirs.
+    """
+    from rl_lab.models import CheckpointError, validate_checkpoint
+
+    cwd = (cwd or Path.cwd()).resolve()
+    raw = absolutize_paths(raw, cwd)
+    if address:
+        raw.setdefault("ray", {})
+        raw["ray"] = {**(raw["ray"] or {}), "address": address}
+    base, points, names, configs = validate_grid(raw)
+    if not raw.get("output_dir"):  # pin runs/<name> to the driver's cwd for every trial
+        raw["output_dir"] = str((cwd / base.root).resolve())
+        base, points, names, configs = validate_grid(raw)
+    gpus = base.sweep.gpus_per_trial
+    if gpus > 1 and gpus != int(gpus):
+        raise ConfigError(f"sweep.gpus_per_trial: {gpus} is more than one GPU but not a whole number; "
+                          "use a fraction below 1 or a whole number of GPUs")
+    for path in sorted({str(c.base_model_path) for c in configs}):
+        try:
+            validate_checkpoint(path)
+        except CheckpointError as exc:
+            raise ConfigError(f"train.base_model: {exc} (pretrain a base model first, or set train.base_model)") from None
+    sweep_dir = base.sweep_dir
+    tune_dir = sweep_dir / TUNE_NAME
+    if resume:
+        _check_resumable(sweep_dir, tune_dir, raw)
+    elif tune_dir.exists() and _can_restore(tune_dir):
+        raise ConfigError(f"output_dir: {str(sweep_dir)!r} already holds a sweep; continue it with --resume, "
+                          "or choose another output_dir/name")
+    return {"raw": raw, "cfg": base, "points": points, "names": names, "sweep_dir": sweep_dir,
+            "tune_dir": tune_dir, "cwd": cwd, "resume": resume, "trial_output": trial_output}
+
+
+def _can_restore(tune_dir: Path) -> bool:
+    from ray.tune import Tuner
+
+    return Tuner.can_restore(str(tune_dir))
+
+
+def _check_resumable(sweep_dir: Path, tune_dir: Path, raw: dict[str, Any]) -> None:
+    import yaml
+
+    from rl_lab.config import validate_config
+
+    if not _can_restore(tune_dir):
+        raise ConfigError(f"--resume: {str(sweep_dir)!r} holds no sweep to resume; run without --resume to start it")
+    saved_file = sweep_dir / CONFIG_FILE
+    if saved_file.is_file():
+        saved = validate_config(yaml.safe_load(saved_file.read_text())).to_dict()
+        new = validate_config(raw).to_dict()
+        changed = [k for k in sorted(set(saved) | set(new)) if k not in RESUME_MAY_CHANGE and saved.get(k) != new.get(k)]
+        if changed:
+            raise ConfigError(f"--resume: the config differs from the sweep being resumed in {changed}; "
+                              f"resume with the same config (saved in {str(saved_file)!r}) or start a new sweep")
+
+
+def init_ray(cfg, trial_output: bool = False) -> bool:
+    """Join ``ray.address`` or start a local Ray; return True if this call connected.
+
+    Trial stdout/stderr (TRL's per-step logs, progress bars) stay in Ray's session logs
+    unless ``trial_output``: the driver's terminal is for the sweep's progress table.
+    """
+    import ray
+
+    if ray.is_initialized():
+        return False
+    if cfg.ray.address:
+        ray.init(address=cfg.ray.address, log_to_driver=trial_output)
+    else:
+        ray.init(num_cpus=cfg.ray.num_cpus, include_dashboard=False, log_to_driver=trial_output)
+    return True
+
+
+def run_sweep(plan: dict[str, Any]) -> dict[str, Any]:
+    """Run (or resume) the sweep of a ``prepare``d plan; write and return the summary."""
+    import ray
+    from ray import tune
+
+    from rl_lab.sweep.progress import SweepProgress
+
+    cfg, sweep_dir = plan["cfg"], plan["sweep_dir"]
+    grid = cfg.sweep.grid
+    keys = list(grid)
+    if not plan["resume"]:
+        atomic_write_yaml(sweep_dir / CONFIG_FILE, cfg.to_dict())
+    trainable = build_trainable(plan)
+    started = init_ray(cfg, plan.get("trial_output", False))
+    results = None
+    try:
+        if plan["resume"]:
+            tuner = tune.Tuner.restore(str(plan["tune_dir"]), trainable=trainable, resume_errored=True)
+        else:
+            tuner = tune.Tuner(
+                trainable,
+                param_space={"point": {k: tune.grid_search(v) for k, v in grid.items()}},
+                tune_config=tune.TuneConfig(
+                    max_concurrent_trials=cfg.sweep.max_concurrent_trials,
+                    trial_name_creator=_TrialName(keys),
+                    trial_dirname_creator=_TrialName(keys),
+                    reuse_actors=False,
+                ),
+                run_config=tune.RunConfig(
+                    name=TUNE_NAME,
+                    storage_path=str(sweep_dir),
+                    failure_config=tune.FailureConfig(max_failures=cfg.sweep.max_failures),
+                                        callbacks=[SweepProgress(keys)],
+                    verbose=0,
+                ),
+            )
+        results = tuner.fit()
+    finally:
+        summary = build_summary(sweep_dir, grid, plan["points"], plan["names"], _tune_infos(results, keys),
+                                max_failures=cfg.sweep.max_failures)
+        write_summary(summary)
+        if started:
+            ray.shutdown()
+    return summary
+
+
+def build_trainable(plan: dict[str, Any]):
+    """The trial function with the sweep's per-trial resources attached (``tune.with_resources``)."""
+    from ray import tune
+
+    from rl_lab.sweep.trial import make_trainable
+
+    cfg = plan["cfg"]
+    trainable = make_trainable(
+        copy.deepcopy(plan["raw"]), list(cfg.sweep.grid), str(plan["sweep_dir"] / "trials"), str(plan["cwd"]),
+        cfg.sweep.gpus_per_trial,
+    )
+    return tune.with_resources(trainable, {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial})
+
+
+class _TrialName:
+    """Tune trial name / dir name = the readable name of the trial's grid point (picklable)."""
+
+    def __init__(self, keys: list[str]) -> None:
+        self.keys = keys
+
+    def __call__(self, trial: Any) -> str:
+        from rl_lab.sweep.grid import point_name
+
+        return point_name(dict(trial.config.get("point") or {}), self.keys)
+
+
+def _tune_infos(results: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
+    from rl_lab.sweep.grid import point_name
+
+    infos: dict[str, dict[str, Any]] = {}
+    if results is None:
+        return infos
+    for result in results:
+        name = point_name(dict((result.config or {}).get("point") or {}), keys)
+        error = result.error
+        infos[name] = {
+            "trial_id": (result.metrics or {}).get("trial_id"),
+            "status": "ERROR" if error is not None else "TERMINATED",
+            "error": _short_error(error) if error is not None else None,
+        }
+    return infos
+
+
+def _short_error(error: BaseException) -> str:
+    cause = error
+    while getattr(cause, "cause", None) is not None:  # RayTaskError wraps the trainable's exception
+        cause = cause.cause
+    text = f"{type(cause).__name__}: {cause}"
+    return text.strip().splitlines()[-1][:500] if text.strip() else type(cause).__name__
+

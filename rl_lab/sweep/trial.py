@@ -1,0 +1,243 @@
+"""One sweep trial: the Ray Tune function trainable that runs ``run_training`` on a run dir.
+
+The run dir is the trial's checkpoint store: TRL writes HF checkpoints with trainer state
+into ``checkpoints/step_<N>/``, and a retried or restored trial calls
+``run_training(resume=True)`` on the same dir, so it continues from its last checkpoint
+instead of step 0. Tune gets a small pointer checkpoint (run dir + step) each time a new
+step dir appears, so ``Result.checkpoint`` names the real one without copying weights.
+
+Each invocation appends to ``<run_dir>/sweep_attempts.json``: the summary counts attempts
+from this file, so the count survives a killed driver.
+"""
+
+from __future__ import annotations
+
+import json
+import os
+import re
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from datetime import datetime, timezone
+from pathlib import Path
+from typing import Any
+
+from rl_lab.io import atomic_write_json, atomic_write_yaml, read_json
+
+ATTEMPTS_FILE = "sweep_attempts.json"
+_STEP_DIR = re.compile(r"^step_(\d+)$")
+
+
+def _now() -> str:
+    return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
+
+
+def checkpoint_steps(run_dir: Path) -> list[int]:
+    """Steps with a finished checkpoint dir (temp dirs of a save in progress start with '.')."""
+    root = run_dir / "checkpoints"
+    if not root.is_dir():
+        return []
+    return sorted(int(m.group(1)) for p in root.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name)))
+
+
+def read_attempts(run_dir: Path) -> list[dict[str, Any]]:
+    path = run_dir / ATTEMPTS_FILE
+    if not path.is_file():
+        return []
+    try:
+        return list(read_json(path))
+    except (json.JSONDecodeError, TypeError):
+        return []
+
+
+def count_attempts(entries: list[dict[str, Any]]) -> int:
+    """Invocations that trained (a trial found already finished is not an attempt)."""
+    return sum(1 for e in entries if e.get("action") in ("start", "resume"))
+
+
+def _record(run_dir: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = read_attempts(run_dir)
+    entries.append(entry)
+    atomic_write_json(run_dir / ATTEMPTS_FILE, entries)
+    return entries
+
+
+def _update_last(run_dir: Path, **fields: Any) -> None:
+    entries = read_attempts(run_dir)
+    if entries:
+        entries[-1].update(fields)
+        atomic_write_json(run_dir / ATTEMPTS_FILE, entries)
+
+
+def run_finished(run_dir: Path) -> bool:
+    """True when ``status.json`` says the run completed all its steps."""
+    path = run_dir / "status.json"
+    if not path.is_file():
+        return False
+    try:
+        status = read_json(path)
+    except json.JSONDecodeError:
+        return False
+    return status_state(status) == "done"
+
+
+def status_state(status: dict[str, Any]) -> str | None:
+    for key in ("state", "status"):
+        if isinstance(status.get(key), str):
+            value = status[key].lower()
+            return "done" if value in ("done", "finished", "completed", "complete") else value
+    return None
+
+
+def numeric_metrics(row: dict[str, Any]) -> dict[str, float | int]:
+    return {k: v for k, v in row.items() if isinstance(v, int | float) and not isinstance(v, bool)}
+
+
+def accelerate_command(num_processes: int, config_file: Path, run_dir: Path, resume: bool, port: int) -> list[str]:
+    """The per-trial multi-GPU launch: one process per GPU Ray gave this trial."""
+    cmd = [
+        sys.executable, "-m", "accelerate.commands.launch",
+        "--num_processes", str(num_processes), "--num_machines", "1",
+        "--main_process_port", str(port),
+    ]
+    if num_processes > 1:
+        cmd.append("--multi_gpu")
+    cmd += ["-m", "rl_lab.sweep.worker", str(config_file), str(run_dir)]
+    return [*cmd, "--resume"] if resume else cmd
+
+
+def _free_port() -> int:
+    with socket.socket() as sock:
+        sock.bind(("127.0.0.1", 0))
+        return int(sock.getsockname()[1])
+
+
+class _TuneReporter:
+    """Forwards metrics rows to ``tune.report``; attaches a pointer checkpoint on new step dirs."""
+
+    def __init__(self, run_dir: Path) -> None:
+        self.run_dir = run_dir
+        steps = checkpoint_steps(run_dir)
+        self.last_checkpoint = steps[-1] if steps else -1
+
+    def __call__(self, row: dict[str, Any]) -> None:
+        from ray import tune
+
+        metrics = numeric_metrics(row)
+        steps = checkpoint_steps(self.run_dir)
+        if not steps or steps[-1] <= self.last_checkpoint:
+            tune.report(metrics)
+            return
+        self.last_checkpoint = steps[-1]
+        tmp = Path(tempfile.mkdtemp(prefix="rl_lab_ckpt_ptr_"))
+        try:
+            pointer = {"run_dir": str(self.run_dir), "step": steps[-1],
+                       "path": str(self.run_dir / "checkpoints" / f"step_{steps[-1]}")}
+            (tmp / "pointer.json").write_text(json.dumps(pointer))
+            tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(tmp)))
+        finally:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+def make_trainable(
+    base_raw: dict[str, Any], grid_keys: list[str], trials_dir: str, driver_cwd: str, gpus_per_trial: float
+) -> Callable[[dict[str, Any]], None]:
+    """Build the function trainable; everything it captures is plain data (pickled by Ray)."""
+
+    def rl_lab_trial(config: dict[str, Any]) -> None:
+        from ray import tune
+
+        from rl_lab.config import validate_config
+        from rl_lab.sweep.grid import point_name, trial_raw
+
+        # Tune starts a trial in its own trial dir; relative paths in the config (family
+        # data files, for one) mean what they meant to the driver, where that dir exists.
+        if os.path.isdir(driver_cwd):
+            os.chdir(driver_cwd)
+        point = dict(config.get("point") or {})
+        raw = trial_raw(base_raw, point)
+        cfg = validate_config(raw)
+        run_dir = Path(trials_dir) / point_name(point, grid_keys)
+        run_dir.mkdir(parents=True, exist_ok=True)
+        context = tune.get_context()
+        entry = {"trial_id": context.get_trial_id(), "started": _now(), "host": socket.gethostname(),
+                 "pid": os.getpid()}
+        if run_finished(run_dir):
+            # Finished before the driver recorded it (e.g. the driver was killed): no rerun.
+            _record(run_dir, {**entry, "action": "already_done"})
+            rows = _last_row(run_dir)
+            if rows:
+                tune.report(numeric_metrics(rows))
+            return
+        from rl_lab.train.rundir import has_run, last_resumable
+
+        # Any earlier attempt (or files of one) means continue: run_training resumes from the
+        # last checkpoint with trainer state, or starts fresh when there is none yet.
+        resume = bool(read_attempts(run_dir)) or has_run(run_dir)
+        point_from = last_resumable(run_dir) if resume else None
+        _record(run_dir, {**entry, "action": "resume" if resume else "start",
+                          "from_step": point_from[0] if point_from else 0,
+                          "tune_checkpoint": _pointer_step(tune.get_checkpoint())})
+        try:
+            if gpus_per_trial > 1:
+                _run_accelerate(raw, run_dir, resume, int(gpus_per_trial))
+            else:
+                from rl_lab.train import run_training
+
+                run_training(cfg, run_dir=run_dir, resume=resume, reporter=_TuneReporter(run_dir))
+        except BaseException as exc:
+            _update_last(run_dir, ended=_now(), error=f"{type(exc).__name__}: {exc}"[:2000])
+            raise
+        _update_last(run_dir, ended=_now(), error=None)
+
+    return rl_lab_trial
+
+
+def _pointer_step(checkpoint: Any) -> int | None:
+    if checkpoint is None:
+        return None
+    try:
+        with checkpoint.as_directory() as path:
+            return int(json.loads((Path(path) / "pointer.json").read_text())["step"])
+    except (OSError, KeyError, ValueError):
+        return None
+
+
+def _last_row(run_dir: Path) -> dict[str, Any] | None:
+    from rl_lab.io import read_jsonl
+
+    path = run_dir / "metrics.jsonl"
+    rows = read_jsonl(path) if path.is_file() else []
+    return rows[-1] if rows else None
+
+
+def _run_accelerate(raw: dict[str, Any], run_dir: Path, resume: bool, num_gpus: int) -> None:
+    """Multi-GPU trial: ``accelerate launch`` one process per GPU (Ray set CUDA_VISIBLE_DEVICES),
+    then tail metrics.jsonl into Tune while it runs. A non-zero exit fails the attempt."""
+    from ray import tune
+
+    from rl_lab.io import read_jsonl
+
+    config_file = Path(tune.get_context().get_trial_dir()) / "trial_config.yaml"
+    atomic_write_yaml(config_file, raw)
+    cmd = accelerate_command(num_gpus, config_file, run_dir, resume, _free_port())
+    reporter = _TuneReporter(run_dir)
+    metrics = run_dir / "metrics.jsonl"
+    seen = max((r.get("step", -1) for r in read_jsonl(metrics)), default=-1) if metrics.is_file() else -1
+    proc = subprocess.Popen(cmd)
+    while True:
+        code = proc.poll()
+        rows = read_jsonl(metrics) if metrics.is_file() else []
+        for row in rows:
+            if isinstance(row.get("step"), int) and row["step"] > seen:
+                seen = row["step"]
+                reporter(row)
+        if code is not None:
+            break
+        time.sleep(2.0)
+    if code != 0:
+        raise RuntimeError(f"accelerate launch exited with status {code}: {' '.join(cmd)}")
