@@ -127,8 +127,9 @@ PASSK_SEED_OFFSET = 40_000
 
 def add_arguments_passk(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", required=True,
-                        help="HF checkpoint dir, or a run dir (then its first and last checkpoint); repeat; "
-                             "the first model is the base the others are compared with")
+                        help="HF checkpoint dir, or a run dir (then its first and last checkpoint), optionally as "
+                             "LABEL=PATH to name its curve; repeat; the first model is the base the others "
+                             "are compared with")
     parser.add_argument("--config", required=True, help="experiment YAML: families, levels, analysis.passk_*")
     parser.add_argument("--n", type=int, default=None, help="samples per problem (default: analysis.passk_n)")
     parser.add_argument("--k", default=None, help="comma-separated k values (default: powers of 2 up to n)")
@@ -148,6 +149,10 @@ def expand_models(paths: list[str]) -> list[tuple[str, Path]]:
     """``(label, checkpoint dir)``: a run dir contributes its first and last checkpoint."""
     out = []
     for raw in paths:
+        label, sep, rest = raw.partition("=")
+        if sep and label and not Path(raw).exists():  # LABEL=PATH names the curve
+            out.append((label, Path(rest)))
+            continue
         path = Path(raw)
         ckpts = run_dirs.checkpoints(path) if path.is_dir() else {}
         if ckpts and not (path / "config.json").is_file():
@@ -155,6 +160,8 @@ def expand_models(paths: list[str]) -> list[tuple[str, Path]]:
             out.append((f"{path.name}:step_{first}", ckpts[first]))
             if last != first:
                 out.append((f"{path.name}:step_{last}", ckpts[last]))
+        elif path.parent.name == "checkpoints" and path.name.startswith("step_"):
+            out.append((f"{path.parent.parent.name}:{path.name}", path))  # a run dir's checkpoint
         else:
             out.append((path.name or raw, path))
     labels = [label for label, _ in out]

@@ -98,7 +98,7 @@ def resolve(path: str | Path) -> Resolved:
                 run_dir = path / run_dir
             if not run_dir.is_dir():
                 continue  # a pending trial that never made its dir
-            runs.append(RunInfo(run_dir, dict(trial.get("config_point") or {}), trial.get("trial_id"),
+            runs.append(RunInfo(run_dir, flatten_point(trial.get("config_point") or {}), trial.get("trial_id"),
                                 trial.get("status"), trial.get("final_reward")))
         if not runs:
             raise RunDirError(f"sweep {str(path)!r}: {SWEEP_SUMMARY} lists no trial whose run dir exists")
@@ -157,6 +157,18 @@ def final_reward(run: RunInfo) -> float | None:
         return None
     rewards = [r["reward"] for r in read_jsonl(path) if isinstance(r.get("reward"), int | float)]
     return float(rewards[-1]) if rewards else None
+
+
+def flatten_point(point: dict[str, Any]) -> dict[str, Any]:
+    """A grid point with dict values (``curriculum: {kind: fixed, levels: [1, 2]}``, which pairs
+    keys that must vary together) as dotted leaves: ``curriculum.kind``, ``curriculum.levels``."""
+    out: dict[str, Any] = {}
+    for key, value in point.items():
+        if isinstance(value, dict) and value:
+            out.update(flatten_point({f"{key}.{k}": v for k, v in value.items()}))
+        else:
+            out[key] = value
+    return out
 
 
 def group_key(point: dict[str, Any], drop: tuple[str, ...] = ("seed",)) -> str:

@@ -91,6 +91,9 @@ class PretrainConfig(Strict):
     difficulty_weights: dict[int, float] | None = Field(
         None, description="relative weight of each difficulty level in the corpus (null: uniform)"
     )
+    family_weights: dict[str, float] | None = Field(
+        None, description="relative share of each family's documents in the corpus (null: equal)"
+    )
     num_examples: int = Field(20000, ge=100, description="documents in the corpus")
     steps: int = Field(600, ge=1, description="optimizer steps")
     batch_size: int = Field(32, ge=1)
@@ -275,6 +278,13 @@ class Config(Strict):
             extra = sorted(set(self.pretrain.difficulty_weights) - all_levels)
             if extra:
                 raise ValueError(f"pretrain.difficulty_weights: levels {extra} exist in no family; allowed: {sorted(all_levels)}")
+        if self.pretrain.family_weights is not None:
+            names = [s.name for s in self.environments.families]
+            unknown = sorted(set(self.pretrain.family_weights) - set(names))
+            if unknown:
+                raise ValueError(f"pretrain.family_weights: families {unknown} are not in environments.families; allowed: {names}")
+            if any(w < 0 for w in self.pretrain.family_weights.values()) or sum(self.pretrain.family_weights.values()) <= 0:
+                raise ValueError("pretrain.family_weights: weights must be >= 0 with a positive sum")
         return self
 
     # ---- derived paths (nothing is created here)

@@ -40,7 +40,8 @@ def build_corpus(cfg: Config):
     n = pre.num_examples
     families = {s.name: (get_family(s.name, s.params), cfg.environments.levels_of(s.name), s.role)
                 for s in cfg.environments.families}
-    family_labels = _quota({name: 1.0 for name in families}, n, rng)
+    family_weights = pre.family_weights or {name: 1.0 for name in families}
+    family_labels = _quota({name: family_weights.get(name, 0.0) for name in families}, n, rng)
     format_labels = _quota({f: w for f, w in pre.format_mixture.items() if w > 0}, n, rng)
     rows: list[dict[str, Any]] = []
     for name, fmt in zip(family_labels, format_labels, strict=True):
@@ -73,6 +74,8 @@ def corpus_manifest(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "format_counts": dict(fmt_counts),
         "format_shares": {f: fmt_counts[f] / n for f in cfg.pretrain.format_mixture},
         "difficulty_weights": cfg.pretrain.difficulty_weights,
+        "family_weights": cfg.pretrain.family_weights,
+        "family_counts": dict(Counter(r["family"] for r in rows)),
         "families": {s.name: {"role": s.role, "levels": cfg.environments.levels_of(s.name)} for s in cfg.environments.families},
         "counts_by_family_level_format": by_family,
         "distinct_prompts": len({r["prompt"] for r in rows}),

@@ -63,7 +63,7 @@ def run_demo(config: Path, overrides: list[str], fresh: bool) -> Path:
     _stage("drift from the base", ["analyze", "drift", str(sweep)], timings)
     base, finals = _trial_checkpoints(sweep)
     _stage("pass@k, base vs tuned",
-           ["eval", "passk", "--config", str(config), "--model", str(base),
+           ["eval", "passk", "--config", str(config), "--model", f"base={base}",
             *[a for final in finals for a in ("--model", str(final))], "--out", str(sweep)], timings)
     _stage("parameter updates and seed overlap",
            ["analyze", "updates", "--base", str(base), "--tuned", *map(str, finals),

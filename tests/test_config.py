@@ -28,6 +28,8 @@ BAD_OVERRIDES = [
     (["train.batch_size=30", "train.num_generations=8"], "train.num_generations"),
     (["curriculum.levels=[42]"], "curriculum.levels"),
     (["curriculum.window=[0.9, 0.1]"], "curriculum.window"),
+    (["pretrain.family_weights={addition: 1, nosuch: 1}"], "pretrain.family_weights"),
+    (["pretrain.family_weights={addition: 0, comparison: 0}"], "pretrain.family_weights"),
     (["seed=-1"], "seed"),
     (["name=has space"], "name"),
     (["pretrain.steps"], "KEY=VALUE"),

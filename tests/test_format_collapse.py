@@ -107,3 +107,12 @@ def test_cli_rejects_a_dir_without_rollouts(tmp_path, capsys):
 
     assert main(["analyze", "formats", str(tmp_path)]) == 2
     assert "neither a run dir" in capsys.readouterr().err
+
+
+def test_dict_valued_grid_points_flatten_to_dotted_keys():
+    from analysis.run_dirs import flatten_point, group_key
+
+    point = {"seed": 1, "curriculum": {"kind": "hard_only", "levels": [3, 4]}}
+    flat = flatten_point(point)
+    assert flat == {"seed": 1, "curriculum.kind": "hard_only", "curriculum.levels": [3, 4]}
+    assert group_key(flat, drop=("seed", "curriculum.kind")) == "curriculum.levels=[3, 4]"

@@ -112,3 +112,16 @@ def test_cli_rejects_k_above_n(tmp_path, capsys):
     atomic_write_yaml(cfg, config_dict(tmp_path / "out"))
     assert main(["eval", "passk", "--model", str(tmp_path), "--config", str(cfg), "--n", "4", "--k", "8"]) == 2
     assert "outside 1..n=4" in capsys.readouterr().err
+
+
+def test_model_labels_name_the_run_of_a_checkpoint(tmp_path):
+    from analysis.behaviour_cli import expand_models
+
+    a = tmp_path / "trials" / "seed-0" / "checkpoints" / "step_120"
+    b = tmp_path / "trials" / "seed-1" / "checkpoints" / "step_120"
+    plain = tmp_path / "mymodel"
+    for p in (a, b, plain):
+        p.mkdir(parents=True)
+        (p / "config.json").write_text("{}")
+    labels = [label for label, _ in expand_models([str(a), str(b), str(plain), f"base={plain}"])]
+    assert labels == ["seed-0:step_120", "seed-1:step_120", "mymodel", "base"]

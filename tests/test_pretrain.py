@@ -102,6 +102,17 @@ def test_corpus_holds_declared_mixture_exactly(tmp_path):
     assert manifest3["sha256"] != manifest["sha256"]
 
 
+def test_corpus_family_weights_set_family_quotas(tmp_path):
+    cfg = load_config(QUICKSTART, [f"output_dir={tmp_path}", "pretrain.num_examples=900",
+                                   "pretrain.family_weights={addition: 2, comparison: 1}"])
+    corpus, manifest = build_corpus(cfg)
+    assert Counter(corpus["family"]) == {"addition": 600, "comparison": 300}
+    assert manifest["family_counts"] == {"addition": 600, "comparison": 300}
+    even, _ = build_corpus(load_config(QUICKSTART, [f"output_dir={tmp_path}", "pretrain.num_examples=900",
+                                                    "pretrain.family_weights=null"]))
+    assert Counter(even["family"]) == {"addition": 450, "comparison": 450}
+
+
 def test_pretrain_writes_a_complete_base_run(micro_base: Path):
     base = micro_base / "base"
     for name in ("config.yaml", "corpus_manifest.json", "metrics.jsonl", "model/model.safetensors",
