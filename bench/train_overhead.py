@@ -15,6 +15,9 @@ generated token count does not depend on which prompts were drawn.
 
     python -m bench train_overhead
     python -m bench.train_overhead --steps 6 --repeats 3
+
+30 steps by default: the two checkpoint writes (step 0 and the last) are a fixed cost per
+run, and a 6-step run would charge them to far fewer steps than any real run has.
 """
 
 from __future__ import annotations
@@ -85,7 +88,7 @@ def _one(cfg, arm: str, run_dir: Path) -> tuple[float, int]:
     return time.perf_counter() - start, trainer.state.global_step
 
 
-def main(steps: int = 6, repeats: int = 5) -> dict[str, Any]:
+def main(steps: int = 30, repeats: int = 5) -> dict[str, Any]:
     import torch
 
     from rl_lab.io import atomic_write_json
@@ -124,7 +127,7 @@ def main(steps: int = 6, repeats: int = 5) -> dict[str, Any]:
 
 if __name__ == "__main__":
     parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
-    parser.add_argument("--steps", type=int, default=6)
+    parser.add_argument("--steps", type=int, default=30)
     parser.add_argument("--repeats", type=int, default=5)
     a = parser.parse_args()
     main(a.steps, a.repeats)
