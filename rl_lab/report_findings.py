@@ -294,18 +294,40 @@ def findings_shortcuts(rates: Sequence[Mapping[str, Any]]) -> list[Finding]:
     groups: dict[str, list[Mapping[str, Any]]] = {}
     for r in rates:
         groups.setdefault(r["group"], []).append(r)
-    rises, finals = [], []
+    def per_steps(r: Mapping[str, Any] | None, name: str) -> float | None:
+        """skipped_work can only flag steps-format completions: its rate among them."""
+        r = r or {}
+        share, rate = r.get("steps_share"), r.get(name)
+        return rate / share if rate is not None and share else None
+
+    rises, composition, finals = [], [], []
     for group, items in groups.items():
         for name in SHORTCUT_NAMES:
             first = mean_of([(r.get("first") or {}).get(name) for r in items])
             last = mean_of([(r.get("last") or {}).get(name) for r in items])
             if last is not None:
                 finals.append((last, name, group))
-            if first is not None and last is not None and last - first >= SHORTCUT_RISE:
-                rises.append(f"{group}: {name} {fmt_pct(first, 0)} → {fmt_pct(last, 0)}")
+            if first is None or last is None or last - first < SHORTCUT_RISE:
+                continue
+            text = f"{group}: {name} {fmt_pct(first, 0)} → {fmt_pct(last, 0)}"
+            cf = mean_of([per_steps(r.get("first"), name) for r in items]) if name == "skipped_work" else None
+            cl = mean_of([per_steps(r.get("last"), name) for r in items]) if name == "skipped_work" else None
+            if cf is not None and cl is not None:
+                sf = mean_of([(r.get("first") or {}).get("steps_share") for r in items])
+                sl = mean_of([(r.get("last") or {}).get("steps_share") for r in items])
+                text += (f" of all rollouts ({fmt_pct(cf, 0)} → {fmt_pct(cl, 0)} of steps-format ones, "
+                         f"whose share went {fmt_pct(sf, 0)} → {fmt_pct(sl, 0)})")
+                if cl - cf < SHORTCUT_RISE:  # more steps completions, not worse ones
+                    composition.append(text)
+                    continue
+            rises.append(text)
     if rises:
         return [Finding("observed", "shortcuts", "Shortcut rates rose in the rollouts (first → last logged step, mean "
                         "over seeds): " + "; ".join(rises) + ".")]
+    if composition:
+        return [Finding("absent", "shortcuts", "A rise in shortcut rates did not appear once the format mix is "
+                        "accounted for: " + "; ".join(composition) + ". The share of all rollouts grew only because "
+                        "more completions were in the steps format, the only one that can skip work.")]
     top = max(finals) if finals else None
     tail = ""
     if top and top[0] > 0:

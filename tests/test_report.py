@@ -288,6 +288,18 @@ def test_findings_shortcuts_rise():
     assert g.kind == "absent"
 
 
+def test_skipped_work_rise_from_more_steps_completions_is_not_a_shortcut_rise():
+    # 30% -> 80% steps completions, 25% -> 22% of them with broken work: 7.5% -> 17.6% overall
+    mix = [{"group": "matched", "first": {"skipped_work": 0.075, "steps_share": 0.3},
+            "last": {"skipped_work": 0.176, "steps_share": 0.8}}]
+    (f,) = report_findings.findings_shortcuts(mix)
+    assert f.kind == "absent" and "25% → 22% of steps-format ones" in f.text and "30% → 80%" in f.text
+    worse = [{"group": "hard", "first": {"skipped_work": 0.03, "steps_share": 0.3},
+              "last": {"skipped_work": 0.24, "steps_share": 0.3}}]
+    (g,) = report_findings.findings_shortcuts(worse)
+    assert g.kind == "observed" and "10% → 80% of steps-format ones" in g.text
+
+
 # --------------------------------------------------------------------------- headless Chromium
 CHROMIUM = Path("/usr/bin/chromium")
 IMG_CHECK = """<script>
