@@ -136,7 +136,7 @@ def run_sweep(plan: dict[str, Any]) -> dict[str, Any]:
                     name=TUNE_NAME,
                     storage_path=str(sweep_dir),
                     failure_config=tune.FailureConfig(max_failures=cfg.sweep.max_failures),
-                                        callbacks=[SweepProgress(keys)],
+                    callbacks=[SweepProgress(keys)],
                     verbose=0,
                 ),
             )
