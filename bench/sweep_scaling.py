@@ -8,6 +8,9 @@ Two training runs (same tiny random model, seeds 0 and 1), each in a fresh Pytho
   1-CPU trial, so the ratio shows the gain of running side by side and nothing else);
 * sweep: ``rl-lab sweep``'s code path (prepare + local ``ray.init`` + Tune) with
   ``cpus_per_trial=1`` on a ``ray.num_cpus=2`` local Ray, so the two trials run side by side.
+* parallel_plain: the two runs side by side in two plain processes (1 thread each), no Ray:
+  what this workload gets from two cores at all. ``sweep / parallel_plain`` is then Ray's own
+  cost, and ``parallel_plain / sequential`` the bound no scheduler can beat here.
 
 Every arm is timed as wall clock of a whole fresh process (interpreter start, imports, Ray
 start-up and all), rotating the order ``repeats`` times; the results are the medians of the
@@ -25,6 +28,7 @@ from __future__ import annotations
 import argparse
 import json
 import os
+import resource
 import statistics
 import subprocess
 import sys
@@ -72,6 +76,40 @@ def _child_sequential(config: Path) -> dict[str, Any]:
     return {"imports_s": imports, "runs_s": runs}
 
 
+def _child_single(config: Path, index: int) -> dict[str, Any]:
+    """One grid point's run, alone in this process (the parallel_plain arm starts two)."""
+    from rl_lab.config import load_config, validate_config
+    from rl_lab.sweep.grid import trial_raw, validate_grid
+    from rl_lab.train import run_training
+
+    raw = load_config(config).to_dict()
+    base, points, names, _ = validate_grid(raw)
+    start = time.perf_counter()
+    run_training(validate_config(trial_raw(raw, points[index])), run_dir=base.root / "parallel" / names[index])
+    return {"run_s": time.perf_counter() - start}
+
+
+def _child_parallel(config: Path) -> dict[str, Any]:
+    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    # stdout goes to files, not pipes: a pipe read only after the first child ends would fill
+    # up and stall the second child (it would then run after the first, not beside it)
+    with tempfile.TemporaryDirectory() as tmp:
+        logs = [Path(tmp) / f"single{i}.out" for i in range(2)]
+        procs = []
+        for i, log in enumerate(logs):
+            with log.open("w") as handle:
+                procs.append(subprocess.Popen(
+                    [sys.executable, "-m", "bench.sweep_scaling", "--child", f"single{i}", str(config)],
+                    cwd=ROOT, stdout=handle, stderr=subprocess.DEVNULL, text=True, env=env))
+        runs = []
+        for proc, log in zip(procs, logs, strict=True):
+            if proc.wait() != 0:
+                raise RuntimeError(f"parallel_plain run failed ({proc.returncode}); see {log}")
+            marker = [line for line in log.read_text().splitlines() if line.startswith("BENCH_JSON ")]
+            runs.append(json.loads(marker[-1][len("BENCH_JSON "):])["run_s"])
+    return {"runs_s": runs}
+
+
 def _child_sweep(config: Path) -> dict[str, Any]:
     from rl_lab.config import load_raw
     from rl_lab.sweep.runner import init_ray, prepare, run_sweep
@@ -83,24 +121,32 @@ def _child_sweep(config: Path) -> dict[str, Any]:
     ray_init = time.time() - before_init
     start = time.perf_counter()
     summary = run_sweep(plan)  # shuts the local Ray down at the end
-    starts = [datetime.fromisoformat(e["started"]).timestamp()
-              for t in summary["trials"] for e in read_attempts(Path(t["run_dir"]))[:1]]
+    end = time.time()
+    attempts = [e for t in summary["trials"] for e in read_attempts(Path(t["run_dir"]))[:1]]
+    starts = [datetime.fromisoformat(e["started"]).timestamp() for e in attempts]
+    ends = [datetime.fromisoformat(e["ended"]).timestamp() for e in attempts if e.get("ended")]
     return {
         "ray_init_s": ray_init,
         "ray_startup_s": min(starts) - before_init,  # ray.init + Tune + worker + first trial scheduled
         "tune_fit_s": time.perf_counter() - start,
+        # each trial's own function, start to end (imports, training, reporting to Tune)
+        "trial_s": [b - a for a, b in zip(starts, ends, strict=False)],
+        "after_last_trial_s": end - max(ends) if ends else None,  # Tune wrap-up + summary + ray.shutdown
+        # CPU the driver itself burnt (Tune's control loop, result logging): taken from the trials' cores
+        "driver_cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
         "statuses": [t["status"] for t in summary["trials"]],
     }
 
 
-ARMS = ("sequential", "sequential_1thread", "sweep")
+ARMS = ("sequential", "sequential_1thread", "sweep", "parallel_plain")
+CHILDREN = {"sequential": _child_sequential, "sweep": _child_sweep, "parallel": _child_parallel}
 
 
 def _run_child(arm: str, config: Path) -> dict[str, Any]:
     env = dict(os.environ)
     if arm == "sequential_1thread":
         env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    kind = "sweep" if arm == "sweep" else "sequential"
+    kind = {"sweep": "sweep", "parallel_plain": "parallel"}.get(arm, "sequential")
     load_before = os.getloadavg()[0]  # other work on the machine skews every arm: recorded
     start = time.perf_counter()
     proc = subprocess.run(
@@ -157,7 +203,10 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv if argv is not None else [])
     if args.child:
         kind, config = args.child
-        result = (_child_sequential if kind == "sequential" else _child_sweep)(Path(config))
+        if kind.startswith("single"):
+            result = _child_single(Path(config), int(kind.removeprefix("single")))
+        else:
+            result = CHILDREN[kind](Path(config))
         print("BENCH_JSON " + json.dumps(result), flush=True)
         return result
 
@@ -173,7 +222,7 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         tmp_path = Path(tmp)
         tokenizer = build_char_tokenizer()
         base = save_checkpoint(build_model("tiny", tokenizer, seed=0), tokenizer, tmp_path / "base")
-        arms = ARMS if args.default_threads else ("sequential_1thread", "sweep")
+        arms = ARMS if args.default_threads else ("sequential_1thread", "sweep", "parallel_plain")
         # rotate the order so no arm always runs first (or last) in a warm/cold machine
         runs = [(r, arms[(r + i) % len(arms)]) for r in range(args.repeats) for i in range(len(arms))]
         results: dict[int, dict[str, Any]] = {}
@@ -184,8 +233,11 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         calibration.append(machine_parallel_speedup())
         for r in range(args.repeats):
             seq1, sweep = results[r]["sequential_1thread"], results[r]["sweep"]
+            plain = results[r]["parallel_plain"]
             pair = {**results[r], "ratio": sweep["wall_s"] / seq1["wall_s"],
-                    "ratio_without_ray_init": (sweep["wall_s"] - sweep["ray_init_s"]) / seq1["wall_s"]}
+                    "ratio_without_ray_init": (sweep["wall_s"] - sweep["ray_init_s"]) / seq1["wall_s"],
+                    "plain_parallel_ratio": plain["wall_s"] / seq1["wall_s"],
+                    "sweep_over_plain_parallel": sweep["wall_s"] / plain["wall_s"]}
             if "sequential" in results[r]:
                 pair["ratio_vs_default_threads"] = sweep["wall_s"] / results[r]["sequential"]["wall_s"]
             pairs.append(pair)
@@ -193,13 +245,18 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
         "benchmark": "sweep_scaling",
         "what": "wall clock of 2 trials as one Ray Tune sweep (1 CPU each, side by side) / the same 2 runs "
                 "one after the other in one process with 1 torch thread (ratio) or default threads "
-                "(ratio_vs_default_threads); fresh processes, order rotated, medians over rounds",
+                "(ratio_vs_default_threads); the 2 runs side by side in plain processes without Ray "
+                "(plain_parallel_ratio: the workload's bound); fresh processes, order rotated, medians over rounds",
         "steps_per_trial": args.steps,
         "repeats": args.repeats,
         "median_ratio": statistics.median(p["ratio"] for p in pairs),
         "median_ratio_without_ray_init": statistics.median(p["ratio_without_ray_init"] for p in pairs),
-
         "goal_ratio": 0.6,
+        # the same two runs side by side with no Ray: the best this workload can do on these cores
+        "median_plain_parallel_ratio": statistics.median(p["plain_parallel_ratio"] for p in pairs),
+        # Ray's own cost: sweep wall clock over plain side-by-side processes (1.0 = free)
+        "median_sweep_over_plain_parallel": statistics.median(p["sweep_over_plain_parallel"] for p in pairs),
+        "median_driver_cpu_s": statistics.median(p["sweep"]["driver_cpu_s"] for p in pairs),
         "median_sequential_1thread_s": statistics.median(p["sequential_1thread"]["wall_s"] for p in pairs),
         "median_sweep_s": statistics.median(p["sweep"]["wall_s"] for p in pairs),
         "median_ray_init_s": statistics.median(p["sweep"]["ray_init_s"] for p in pairs),
