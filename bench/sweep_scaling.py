@@ -26,6 +26,7 @@ in its worker (read from the trial's ``sweep_attempts.json``).
 from __future__ import annotations
 
 import argparse
+import functools
 import json
 import os
 import resource
@@ -34,6 +35,7 @@ import subprocess
 import sys
 import tempfile
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -57,40 +59,50 @@ def _write_config(path: Path, base: Path, out: Path, steps: int) -> None:
 
 
 # --------------------------------------------------------------------------- child processes
-def _child_sequential(config: Path) -> dict[str, Any]:
-    t0 = time.perf_counter()
-    from rl_lab.config import load_config
-    from rl_lab.sweep.grid import trial_raw, validate_grid
-    from rl_lab.train import run_training
-
-    raw = load_config(config).to_dict()
-    base, points, names, _ = validate_grid(raw)
-    imports = time.perf_counter() - t0
-    runs = []
-    for point, name in zip(points, names, strict=True):
-        from rl_lab.config import validate_config
-
-        start = time.perf_counter()
-        run_training(validate_config(trial_raw(raw, point)), run_dir=base.root / "sequential" / name)
-        runs.append(time.perf_counter() - start)
-    return {"imports_s": imports, "runs_s": runs}
+ONE_THREAD = {"OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}  # what Ray sets for a 1-CPU trial
+MARKER = "BENCH_JSON "  # a child's result line on its stdout
 
 
-def _child_single(config: Path, index: int) -> dict[str, Any]:
-    """One grid point's run, alone in this process (the parallel_plain arm starts two)."""
+def _child_cmd(kind: str, config: Path) -> list[str]:
+    return [sys.executable, "-m", "bench.sweep_scaling", "--child", kind, str(config)]
+
+
+def _child_result(stdout: str) -> dict[str, Any]:
+    lines = [line for line in stdout.splitlines() if line.startswith(MARKER)]
+    return json.loads(lines[-1][len(MARKER):])
+
+
+def _grid_runs(config: Path) -> list[Callable[[str], float]]:
+    """One callable per grid point: run it under ``<output_dir>/<arm>/<point>``, return seconds."""
     from rl_lab.config import load_config, validate_config
     from rl_lab.sweep.grid import trial_raw, validate_grid
     from rl_lab.train import run_training
 
     raw = load_config(config).to_dict()
     base, points, names, _ = validate_grid(raw)
-    start = time.perf_counter()
-    run_training(validate_config(trial_raw(raw, points[index])), run_dir=base.root / "parallel" / names[index])
-    return {"run_s": time.perf_counter() - start}
+
+    def run(point: dict[str, Any], name: str, arm: str) -> float:
+        start = time.perf_counter()
+        run_training(validate_config(trial_raw(raw, point)), run_dir=base.root / arm / name)
+        return time.perf_counter() - start
+
+    return [functools.partial(run, point, name) for point, name in zip(points, names, strict=True)]
+
+
+def _child_sequential(config: Path) -> dict[str, Any]:
+    t0 = time.perf_counter()
+    runs = _grid_runs(config)
+    imports = time.perf_counter() - t0
+    return {"imports_s": imports, "runs_s": [run("sequential") for run in runs]}
+
+
+def _child_single(config: Path, index: int) -> dict[str, Any]:
+    """One grid point's run, alone in this process (the parallel_plain arm starts two)."""
+    return {"run_s": _grid_runs(config)[index]("parallel")}
 
 
 def _child_parallel(config: Path) -> dict[str, Any]:
-    env = {**os.environ, "OMP_NUM_THREADS": "1", "MKL_NUM_THREADS": "1"}
+    env = {**os.environ, **ONE_THREAD}
     # stdout goes to files, not pipes: a pipe read only after the first child ends would fill
     # up and stall the second child (it would then run after the first, not beside it)
     with tempfile.TemporaryDirectory() as tmp:
@@ -98,15 +110,13 @@ def _child_parallel(config: Path) -> dict[str, Any]:
         procs = []
         for i, log in enumerate(logs):
             with log.open("w") as handle:
-                procs.append(subprocess.Popen(
-                    [sys.executable, "-m", "bench.sweep_scaling", "--child", f"single{i}", str(config)],
-                    cwd=ROOT, stdout=handle, stderr=subprocess.DEVNULL, text=True, env=env))
+                procs.append(subprocess.Popen(_child_cmd(f"single{i}", config), cwd=ROOT, stdout=handle,
+                                              stderr=subprocess.DEVNULL, text=True, env=env))
         runs = []
         for proc, log in zip(procs, logs, strict=True):
             if proc.wait() != 0:
                 raise RuntimeError(f"parallel_plain run failed ({proc.returncode}); see {log}")
-            marker = [line for line in log.read_text().splitlines() if line.startswith("BENCH_JSON ")]
-            runs.append(json.loads(marker[-1][len("BENCH_JSON "):])["run_s"])
+            runs.append(_child_result(log.read_text())["run_s"])
     return {"runs_s": runs}
 
 
@@ -124,14 +134,15 @@ def _child_sweep(config: Path) -> dict[str, Any]:
     end = time.time()
     attempts = [e for t in summary["trials"] for e in read_attempts(Path(t["run_dir"]))[:1]]
     starts = [datetime.fromisoformat(e["started"]).timestamp() for e in attempts]
-    ends = [datetime.fromisoformat(e["ended"]).timestamp() for e in attempts if e.get("ended")]
+    spans = [(datetime.fromisoformat(e["started"]).timestamp(), datetime.fromisoformat(e["ended"]).timestamp())
+             for e in attempts if e.get("ended")]
     return {
         "ray_init_s": ray_init,
         "ray_startup_s": min(starts) - before_init,  # ray.init + Tune + worker + first trial scheduled
         "tune_fit_s": time.perf_counter() - start,
         # each trial's own function, start to end (imports, training, reporting to Tune)
-        "trial_s": [b - a for a, b in zip(starts, ends, strict=False)],
-        "after_last_trial_s": end - max(ends) if ends else None,  # Tune wrap-up + summary + ray.shutdown
+        "trial_s": [b - a for a, b in spans],
+        "after_last_trial_s": end - max(b for _, b in spans) if spans else None,  # Tune wrap-up + summary + ray.shutdown
         # CPU the driver itself burnt (Tune's control loop, result logging): taken from the trials' cores
         "driver_cpu_s": sum(resource.getrusage(resource.RUSAGE_SELF)[:2]),
         "statuses": [t["status"] for t in summary["trials"]],
@@ -139,26 +150,27 @@ def _child_sweep(config: Path) -> dict[str, Any]:
 
 
 ARMS = ("sequential", "sequential_1thread", "sweep", "parallel_plain")
-CHILDREN = {"sequential": _child_sequential, "sweep": _child_sweep, "parallel": _child_parallel}
+# the child process each arm runs (--child KIND); single<i> are parallel_plain's two runs
+CHILD_OF_ARM = {"sequential": "sequential", "sequential_1thread": "sequential", "sweep": "sweep",
+                "parallel_plain": "parallel"}
+CHILDREN: dict[str, Callable[[Path], dict[str, Any]]] = {
+    "sequential": _child_sequential, "sweep": _child_sweep, "parallel": _child_parallel,
+    "single0": functools.partial(_child_single, index=0), "single1": functools.partial(_child_single, index=1),
+}
 
 
 def _run_child(arm: str, config: Path) -> dict[str, Any]:
-    env = dict(os.environ)
-    if arm == "sequential_1thread":
-        env.update(OMP_NUM_THREADS="1", MKL_NUM_THREADS="1")
-    kind = {"sweep": "sweep", "parallel_plain": "parallel"}.get(arm, "sequential")
+    env = {**os.environ, **(ONE_THREAD if arm == "sequential_1thread" else {})}
     load_before = os.getloadavg()[0]  # other work on the machine skews every arm: recorded
     start = time.perf_counter()
     proc = subprocess.run(
-        [sys.executable, "-m", "bench.sweep_scaling", "--child", kind, str(config)],
-        cwd=ROOT, capture_output=True, text=True, check=False, env=env,
+        _child_cmd(CHILD_OF_ARM[arm], config), cwd=ROOT, capture_output=True, text=True, check=False, env=env,
     )
     wall = time.perf_counter() - start
     if proc.returncode != 0:
         raise RuntimeError(f"{arm} arm failed ({proc.returncode}):\n{proc.stderr[-3000:]}")
-    marker = [line for line in proc.stdout.splitlines() if line.startswith("BENCH_JSON ")]
     return {"wall_s": wall, "load_avg_1min_before": load_before, "load_avg_1min_after": os.getloadavg()[0],
-            **json.loads(marker[-1][len("BENCH_JSON "):])}
+            **_child_result(proc.stdout)}
 
 
 _BURN = (
@@ -193,8 +205,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     parser = argparse.ArgumentParser(prog="python -m bench.sweep_scaling")
     # 200 steps (~2 min per trial) rather than a few dozen: Ray's fixed start-up (~7 s to the
     # first trial here) is what a short trial measures, not how well the sweep uses the cores.
-    # At 80 steps the ratio read 0.67, at 200 steps 0.57-0.63 per round (hardware bound: 0.5-0.54);
-    # the sequential arm's wall clock varies by ~8% between rounds, hence 3 rounds by default.
+    # At 80 steps the ratio read 0.67; at 200 steps 0.55-0.70 per round (medians 0.60-0.67 over five
+    # runs; bound 0.52); the sequential arm's wall clock varies by up to ~25% between rounds, hence 3.
     parser.add_argument("--steps", type=int, default=200, help="GRPO steps per trial (about 0.6 s each on one core)")
     parser.add_argument("--repeats", type=int, default=3, help="rounds of the arms, order rotated")
     parser.add_argument("--default-threads", action="store_true",
@@ -203,11 +215,8 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
     args = parser.parse_args(argv if argv is not None else [])
     if args.child:
         kind, config = args.child
-        if kind.startswith("single"):
-            result = _child_single(Path(config), int(kind.removeprefix("single")))
-        else:
-            result = CHILDREN[kind](Path(config))
-        print("BENCH_JSON " + json.dumps(result), flush=True)
+        result = CHILDREN[kind](Path(config))
+        print(MARKER + json.dumps(result), flush=True)
         return result
 
     from tqdm import tqdm
