@@ -19,8 +19,9 @@ import time
 from pathlib import Path
 from typing import Any
 
-from analysis import run_dirs
-from analysis.run_dirs import Resolved, RunDirError, RunInfo
+from rl_lab.core import rundir
+from rl_lab.core.errors import RunDirError
+from rl_lab.core.rundir import Resolved, RunDir
 
 
 def _fail(message: str) -> int:
@@ -29,13 +30,7 @@ def _fail(message: str) -> int:
 
 
 def _resolve(path: str) -> Resolved:
-    return run_dirs.resolve(path)
-
-
-def _group_label(run: RunInfo) -> str:
-    kind = run.lookup("curriculum.kind") or "fixed"
-    rest = run_dirs.group_key(run.config_point, drop=("seed", "curriculum.kind"))
-    return kind if rest == "all" else f"{kind} | {rest}"
+    return rundir.resolve(path)
 
 
 def _add_threads(parser: argparse.ArgumentParser) -> None:
@@ -63,7 +58,7 @@ def add_arguments_formats(parser: argparse.ArgumentParser) -> None:
 
 
 def run_formats(args: argparse.Namespace) -> int:
-    from analysis import format_collapse, plots_behaviour
+    from rl_lab.analysis import format_collapse, plots_behaviour
 
     try:
         resolved = _resolve(args.path)
@@ -77,18 +72,18 @@ def run_formats(args: argparse.Namespace) -> int:
 
     per_run = []
     for run in resolved.runs:
-        files = run_dirs.rollout_files(run.run_dir)
+        files = run.rollout_files()
         if not files:
             if resolved.kind == "run":
-                return _fail(f"run dir {str(run.run_dir)!r} has no rollouts/step_<N>.jsonl (train.rollouts_per_step > 0 writes them)")
-            print(f"warning: {run.run_dir} has no rollouts; skipped", file=sys.stderr)
+                return _fail(f"run dir {str(run.path)!r} has no rollouts/step_<N>.jsonl (train.rollouts_per_step > 0 writes them)")
+            print(f"warning: {run.path} has no rollouts; skipped", file=sys.stderr)
             continue
-        summary = format_collapse.summarise_run(run_dirs.read_rollouts(run.run_dir), threshold)
-        inputs = {"run_dir": str(run.run_dir), "rollout_files": [str(p) for p in files.values()],
+        summary = format_collapse.summarise_run(run.read_rollouts(), threshold)
+        inputs = {"run_dir": str(run.path), "rollout_files": [str(p) for p in files.values()],
                   "steps": list(files), "config_point": run.config_point, "seed": run.seed()}
         payload = {"analysis": "formats", **_stamp(), "threshold": threshold, "inputs": inputs, **summary}
-        run_dirs.write_analysis(run.run_dir, "formats", payload)
-        plots_behaviour.plot_format_run(summary, run_dirs.plots_dir(run.run_dir), title=run.name)
+        run.write_analysis("formats", payload)
+        plots_behaviour.plot_format_run(summary, run.plots_dir(), title=run.name)
         per_run.append((run, summary))
         where = f"at step {summary['collapse_step']} ({summary['winner']})" if summary["collapsed"] else "none"
         final = summary["final_shares"] or {}
@@ -97,22 +92,22 @@ def run_formats(args: argparse.Namespace) -> int:
         return _fail(f"no run under {args.path!r} has rollouts")
 
     if resolved.kind == "sweep":
-        groups: dict[str, list[tuple[RunInfo, dict]]] = {}
+        groups: dict[str, list[tuple[RunDir, dict]]] = {}
         for run, summary in per_run:
-            groups.setdefault(run_dirs.group_key(run.config_point), []).append((run, summary))
+            groups.setdefault(rundir.group_key(run.config_point), []).append((run, summary))
         aggregated = {
-            name: {"run_dirs": [str(r.run_dir) for r, _ in items],
+            name: {"run_dirs": [str(r.path) for r, _ in items],
                    **format_collapse.aggregate_runs([s for _, s in items], [r.seed() for r, _ in items])}
             for name, items in groups.items()
         }
         payload = {
             "analysis": "formats", **_stamp(), "threshold": threshold, "inputs": resolved.describe(),
-            "runs": {str(r.run_dir): {k: s[k] for k in ("collapsed", "collapse_step", "winner", "final_shares")}
+            "runs": {str(r.path): {k: s[k] for k in ("collapsed", "collapse_step", "winner", "final_shares")}
                      for r, s in per_run},
             "groups": aggregated,
         }
-        run_dirs.write_analysis(resolved.root, "formats", payload)
-        plots_behaviour.plot_format_seeds(aggregated, run_dirs.plots_dir(resolved.root))
+        rundir.write_analysis(resolved.root, "formats", payload)
+        plots_behaviour.plot_format_seeds(aggregated, rundir.plots_dir(resolved.root))
         for name, agg in aggregated.items():
             cs = agg["collapse_step"]
             print(f"[{name}] {agg['collapsed_runs']}/{agg['runs']} runs collapsed; collapse step mean "
@@ -154,7 +149,7 @@ def expand_models(paths: list[str]) -> list[tuple[str, Path]]:
             out.append((label, Path(rest)))
             continue
         path = Path(raw)
-        ckpts = run_dirs.checkpoints(path) if path.is_dir() else {}
+        ckpts = RunDir(path).checkpoints() if path.is_dir() else {}
         if ckpts and not (path / "config.json").is_file():
             first, last = min(ckpts), max(ckpts)
             out.append((f"{path.name}:step_{first}", ckpts[first]))
@@ -180,8 +175,8 @@ def sample_for_passk(model_dir: Path, prompts: list[str], n: int, temperature: f
         if torch.cuda.is_available():
             return _sample_vllm(model_dir, prompts, n, temperature, top_p, max_new_tokens, seed)
         print("note: rollout.backend is vllm but no GPU is visible; sampling with transformers", file=sys.stderr)
-    from rl_lab.generation import sample_completions
-    from rl_lab.models import load_model_and_tokenizer
+    from rl_lab.core.generation import sample_completions
+    from rl_lab.core.models import load_model_and_tokenizer
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
     model, tokenizer = load_model_and_tokenizer(model_dir, device=device)
@@ -210,10 +205,10 @@ def _sample_vllm(model_dir: Path, prompts: list[str], n: int, temperature: float
 
 
 def run_passk(args: argparse.Namespace) -> int:
-    from analysis import passk, plots_behaviour
-    from environments.problem_sets import build_problem_set, verify_completion
+    from rl_lab.analysis import passk, plots_behaviour
     from rl_lab.config import load_config
-    from rl_lab.models import validate_checkpoint
+    from rl_lab.core.checkpoints import validate_checkpoint
+    from rl_lab.environments.problem_sets import build_problem_set, verify_completion
 
     cfg = load_config(args.config)
     _set_threads(args)
@@ -276,7 +271,7 @@ def run_passk(args: argparse.Namespace) -> int:
         }
         print(f"crossover {base_label} vs {label}: {crossovers[label]['overall']}")
 
-    run_models = [Path(m) for m in args.model if run_dirs.checkpoints(Path(m)) and not (Path(m) / "config.json").is_file()]
+    run_models = [Path(m) for m in args.model if RunDir(Path(m)).checkpoints() and not (Path(m) / "config.json").is_file()]
     out = Path(args.out) if args.out else (run_models[0] if run_models else cfg.root / "passk")
     payload = {
         "analysis": "passk", **_stamp(),
@@ -287,8 +282,8 @@ def run_passk(args: argparse.Namespace) -> int:
                    "backend": cfg.rollout.backend, "problems": len(prompts)},
         "base": base_label, "models": results, "crossover": crossovers,
     }
-    run_dirs.write_analysis(out, "passk", payload)
-    plots = run_dirs.plots_dir(out)
+    rundir.write_analysis(out, "passk", payload)
+    plots = rundir.plots_dir(out)
     plots_behaviour.plot_passk({lb: r["overall"]["pass_at_k"] for lb, r in results.items()}, plots / "passk.png")
     levels = list(results[base_label]["by_difficulty"])
     plots_behaviour.plot_passk_panels(
@@ -312,23 +307,23 @@ def add_arguments_contamination(parser: argparse.ArgumentParser) -> None:
     _add_threads(parser)
 
 
-def contamination_for_run(run: RunInfo, args: argparse.Namespace) -> dict[str, Any]:
+def contamination_for_run(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
     """Probe every checkpoint of one run; write its analysis/contamination.json; return the payload."""
     from tqdm.auto import tqdm
 
-    from analysis import contamination, plots_behaviour, shortcuts
-    from environments.problem_sets import build_problem_set
+    from rl_lab.analysis import contamination, plots_behaviour, shortcuts
+    from rl_lab.environments.problem_sets import build_problem_set
 
-    cfg = run.config()
+    cfg = run.config
     cells = contamination.probe_cells(cfg)
     if not cells:
         raise RunDirError(
-            f"run {str(run.run_dir)!r} has no prior-skill probes: add a family with role prior_skill, or train "
+            f"run {str(run.path)!r} has no prior-skill probes: add a family with role prior_skill, or train "
             "on a subset of levels (curriculum.levels / hard_only) so some levels stay untrained"
         )
-    ckpts = run_dirs.checkpoints(run.run_dir)
+    ckpts = run.checkpoints()
     if 0 not in ckpts:
-        raise RunDirError(f"run {str(run.run_dir)!r} has no checkpoints/step_0 (the base) to compare with")
+        raise RunDirError(f"run {str(run.path)!r} has no checkpoints/step_0 (the base) to compare with")
     per_level = getattr(args, "problems_per_level", None) or cfg.analysis.probe_problems_per_level
     seed = contamination.PROBE_SEED_OFFSET + cfg.seed
     problems = build_problem_set(contamination.probe_specs(cells), per_level, seed=seed)
@@ -345,7 +340,7 @@ def contamination_for_run(run: RunInfo, args: argparse.Namespace) -> dict[str, A
         tables[step] = contamination.accuracy_table(rows)
         probe_rates[str(step)] = shortcuts.rates(rows, base_medians, fraction, key="cell")
         examples[str(step)] = rows[:8]
-    rollouts = run_dirs.read_rollouts(run.run_dir)
+    rollouts = run.read_rollouts()
     roll = contamination.rollout_shortcuts(rollouts, fraction)
     last = max(tables)
     change = contamination.change_vs_base(tables)
@@ -353,8 +348,8 @@ def contamination_for_run(run: RunInfo, args: argparse.Namespace) -> dict[str, A
     payload = {
         "analysis": "contamination", **_stamp(),
         "inputs": {
-            "run_dir": str(run.run_dir), "checkpoints": {str(s): str(p) for s, p in ckpts.items()},
-            "rollout_files": [str(p) for p in run_dirs.rollout_files(run.run_dir).values()],
+            "run_dir": str(run.path), "checkpoints": {str(s): str(p) for s, p in ckpts.items()},
+            "rollout_files": [str(p) for p in run.rollout_files().values()],
             "config_point": run.config_point, "seed": run.seed(), "probe_seed": seed,
             "problems_per_level": per_level, "decoding": "greedy" if temperature == 0 else f"temperature {temperature}",
             "max_new_tokens": cfg.eval.max_new_tokens, "length_fraction": fraction,
@@ -369,11 +364,11 @@ def contamination_for_run(run: RunInfo, args: argparse.Namespace) -> dict[str, A
         "final_step": last,
         "probe_shortcuts": {"base_median_length": base_medians, "by_step": probe_rates},
         "rollout_shortcuts": roll,
-        "final_reward": run_dirs.final_reward(run),
+        "final_reward": run.final_reward(),
         "examples": examples,
     }
-    run_dirs.write_analysis(run.run_dir, "contamination", payload)
-    plots = run_dirs.plots_dir(run.run_dir)
+    run.write_analysis("contamination", payload)
+    plots = run.plots_dir()
     plots_behaviour.plot_contamination({run.name: {str(s): t["accuracy"] for s, t in tables.items()}},
                                        plots / "contamination.png")
     if roll["by_step"]:
@@ -385,7 +380,7 @@ def contamination_for_run(run: RunInfo, args: argparse.Namespace) -> dict[str, A
 
 
 def run_contamination(args: argparse.Namespace) -> int:
-    from analysis import contamination, plots_behaviour, shortcuts
+    from rl_lab.analysis import contamination, plots_behaviour, shortcuts
 
     _set_threads(args)
     try:
@@ -406,8 +401,8 @@ def run_contamination(args: argparse.Namespace) -> int:
         rb = payload["rollout_shortcuts"]["by_step"]
         final_roll = rb[max(rb, key=int)] if rb else {}
         trials.append({
-            "run_dir": str(run.run_dir), "seed": run.seed(), "config_point": run.config_point,
-            "curriculum": run.lookup("curriculum.kind") or "fixed", "group": _group_label(run),
+            "run_dir": str(run.path), "seed": run.seed(), "config_point": run.config_point,
+            "curriculum": run.lookup("curriculum.kind") or "fixed", "group": rundir.group_label(run),
             "prior_skill_accuracy_change": payload["prior_skill_accuracy_change"],
             "final_reward": payload["final_reward"],
             "rollouts_shortcuts": {k: final_roll.get(k) for k in shortcuts.SHORTCUTS},
@@ -417,11 +412,11 @@ def run_contamination(args: argparse.Namespace) -> int:
         return _fail(f"no run under {args.path!r} could be probed")
     if resolved.kind == "sweep":
         table = contamination.comparison_table(trials)
-        run_dirs.write_analysis(resolved.root, "contamination", {
+        rundir.write_analysis(resolved.root, "contamination", {
             "analysis": "contamination", **_stamp(), "inputs": resolved.describe(), "trials": trials,
             "curriculum_comparison": table,
         })
-        plots = run_dirs.plots_dir(resolved.root)
+        plots = rundir.plots_dir(resolved.root)
         plots_behaviour.plot_contamination(
             {f"{t['group']} s{t['seed']}": {s: a["accuracy"] for s, a in p["accuracy"].items()}
              for t, p in zip(trials, payloads, strict=True)},
@@ -452,16 +447,16 @@ def add_arguments_drift(parser: argparse.ArgumentParser) -> None:
     _add_threads(parser)
 
 
-def drift_for_run(run: RunInfo, args: argparse.Namespace) -> dict[str, Any]:
+def drift_for_run(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
-    from analysis import drift, plots_behaviour
-    from rl_lab.models import load_model_and_tokenizer
+    from rl_lab.analysis import drift, plots_behaviour
+    from rl_lab.core.models import load_model_and_tokenizer
 
-    cfg = run.config()
-    ckpts = run_dirs.checkpoints(run.run_dir)
+    cfg = run.config
+    ckpts = run.checkpoints()
     if 0 not in ckpts:
-        raise RunDirError(f"run {str(run.run_dir)!r} has no checkpoints/step_0 (the base) to measure drift from")
+        raise RunDirError(f"run {str(run.path)!r} has no checkpoints/step_0 (the base) to measure drift from")
     n_prompts = getattr(args, "prompts", None) or cfg.analysis.drift_prompts
     per_prompt = getattr(args, "samples_per_prompt", None) or cfg.analysis.drift_samples_per_prompt
     batch = getattr(args, "batch_size", None) or 64
@@ -483,7 +478,7 @@ def drift_for_run(run: RunInfo, args: argparse.Namespace) -> dict[str, Any]:
     last = max(ckpts)
     payload = {
         "analysis": "drift", **_stamp(),
-        "inputs": {"run_dir": str(run.run_dir), "checkpoints": {str(s): str(p) for s, p in ckpts.items()},
+        "inputs": {"run_dir": str(run.path), "checkpoints": {str(s): str(p) for s, p in ckpts.items()},
                    "config_point": run.config_point, "seed": run.seed(), "prompt_seed": seed,
                    "sampling_seed": f"{seed} (base), {seed} + step (tuned)", "prompts": len(prompts),
                    "samples_per_prompt": per_prompt, "temperature": 1.0, "top_p": 1.0, "max_new_tokens": max_new},
@@ -498,19 +493,19 @@ def drift_for_run(run: RunInfo, args: argparse.Namespace) -> dict[str, Any]:
         "final_step": last,
         "final": per_step[str(last)],
     }
-    run_dirs.write_analysis(run.run_dir, "drift", payload)
-    plots_behaviour.plot_drift(per_step, run_dirs.plots_dir(run.run_dir) / "drift.png", title=run.name)
+    run.write_analysis("drift", payload)
+    plots_behaviour.plot_drift(per_step, run.plots_dir() / "drift.png", title=run.name)
     fin = per_step[str(last)]
     print(f"{run.name}: step {last} KL(base||tuned) {fin['forward_kl_base_tuned_on_base_samples']['per_token']:.4f}"
           f"/token, KL(tuned||base) {fin['reverse_kl_tuned_base_on_tuned_samples']['per_token']:.4f}/token")
     return payload
 
 
-def _prior_change(run: RunInfo, args: argparse.Namespace) -> tuple[float | None, str]:
+def _prior_change(run: RunDir, args: argparse.Namespace) -> tuple[float | None, str]:
     """The run's prior-skill accuracy change: from its contamination.json, else computed now."""
-    from rl_lab.io import read_json
+    from rl_lab.core.io import read_json
 
-    path = run.run_dir / "analysis" / "contamination.json"
+    path = run.path / "analysis" / "contamination.json"
     if path.is_file():
         return read_json(path).get("prior_skill_accuracy_change"), str(path)
     if getattr(args, "no_contamination", False):
@@ -523,7 +518,7 @@ def _prior_change(run: RunInfo, args: argparse.Namespace) -> tuple[float | None,
 
 
 def run_drift(args: argparse.Namespace) -> int:
-    from analysis import plots_behaviour
+    from rl_lab.analysis import plots_behaviour
 
     _set_threads(args)
     try:
@@ -546,19 +541,19 @@ def run_drift(args: argparse.Namespace) -> int:
             change, source = _prior_change(run, args)
             fin = payload["final"]
             points.append({
-                "run_dir": str(run.run_dir), "seed": run.seed(), "config_point": run.config_point,
-                "group": _group_label(run), "label": run.name,
+                "run_dir": str(run.path), "seed": run.seed(), "config_point": run.config_point,
+                "group": rundir.group_label(run), "label": run.name,
                 "kl": fin["forward_kl_base_tuned_on_base_samples"]["per_token"],
                 "reverse_kl": fin["reverse_kl_tuned_base_on_tuned_samples"]["per_token"],
                 "prior_change": change, "prior_change_source": source,
             })
-        run_dirs.write_analysis(resolved.root, "drift", {
+        rundir.write_analysis(resolved.root, "drift", {
             "analysis": "drift", **_stamp(), "inputs": resolved.describe(),
             "points": points,
             "keys": {"kl": "forward KL(base || tuned) per token at the last checkpoint, base samples",
                      "reverse_kl": "reverse KL(tuned || base) per token at the last checkpoint, tuned samples",
                      "prior_change": "prior-skill probe accuracy change, last checkpoint minus base"},
         })
-        plots_behaviour.plot_drift_vs_prior(points, run_dirs.plots_dir(resolved.root) / "drift_vs_prior_skill.png")
+        plots_behaviour.plot_drift_vs_prior(points, rundir.plots_dir(resolved.root) / "drift_vs_prior_skill.png")
     print(f"wrote {resolved.root / 'analysis' / 'drift.json'}")
     return 0

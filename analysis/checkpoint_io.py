@@ -15,22 +15,18 @@ refused: unpickling weights runs arbitrary code.
 
 from __future__ import annotations
 
-import json
-import re
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
-_STEP_DIR = re.compile(r"^step_(\d+)$")
+from rl_lab.core.checkpoints import PICKLE_SUFFIXES, pickle_error, read_json_object, safetensors_files
+from rl_lab.core.errors import CheckpointError
+from rl_lab.core.rundir import RunDir, checkpoint_step_dir
+
 # Input embeddings whose transpose-free copy is the LM head when tie_word_embeddings is set.
 EMBED_SUFFIXES = ("embed_tokens.weight", "wte.weight", "word_embeddings.weight", "embed_in.weight")
 LM_HEAD_NAMES = ("lm_head.weight", "embed_out.weight")
-
-
-class InputError(ValueError):
-    """A checkpoint input that cannot be analysed; the message names the path and the fix."""
 
 
 @dataclass(frozen=True)
@@ -75,25 +71,16 @@ class Checkpoint:
 
 # --------------------------------------------------------------------------- resolution
 def is_run_dir(path: Path) -> bool:
-    ckpts = path / "checkpoints"
-    return ckpts.is_dir() and any(_STEP_DIR.match(p.name) for p in ckpts.iterdir() if p.is_dir())
-
-
-def run_steps(run: Path) -> dict[int, Path]:
-    steps = {}
-    for p in (run / "checkpoints").iterdir():
-        m = _STEP_DIR.match(p.name)
-        if m and p.is_dir():
-            steps[int(m.group(1))] = p
-    return dict(sorted(steps.items()))
+    """A run directory with at least one checkpoints/step_<N>."""
+    return Path(path).is_dir() and bool(RunDir(path).checkpoints())
 
 
 def resolve_base(path: str | Path) -> Checkpoint:
     path = Path(path)
-    if path.is_dir() and is_run_dir(path):
-        steps = run_steps(path)
+    if is_run_dir(path):
+        steps = RunDir(path).checkpoints()
         if 0 not in steps:
-            raise InputError(
+            raise CheckpointError(
                 f"run directory {str(path)!r} has no checkpoints/step_0 to use as the base "
                 f"(steps: {sorted(steps)}); pass --base RUN/checkpoints/step_<N> or the base model directory"
             )
@@ -105,10 +92,10 @@ def resolve_tuned(paths: list[str | Path]) -> list[Checkpoint]:
     out: list[Checkpoint] = []
     for raw in paths:
         path = Path(raw)
-        if path.is_dir() and is_run_dir(path):
-            steps = {n: p for n, p in run_steps(path).items() if n > 0}
+        if is_run_dir(path):
+            steps = {n: p for n, p in RunDir(path).checkpoints().items() if n > 0}
             if not steps:
-                raise InputError(
+                raise CheckpointError(
                     f"run directory {str(path)!r} has no checkpoint after step_0 to compare; "
                     "train it further or pass a checkpoint directory"
                 )
@@ -132,26 +119,25 @@ def _unique_labels(ckpts: list[Checkpoint]) -> list[Checkpoint]:
 def open_checkpoint(path: str | Path, label: str | None = None, kind: str | None = None) -> Checkpoint:
     path = Path(path)
     if not path.exists():
-        raise InputError(f"checkpoint {str(path)!r} does not exist")
+        raise CheckpointError(f"checkpoint {str(path)!r} does not exist")
     if path.is_file():
         if path.suffix in PICKLE_SUFFIXES:
-            raise _pickle_error(path, [path.name])
+            raise pickle_error(path, [path.name])
         if path.suffix != ".safetensors":
-            raise InputError(f"{str(path)!r} is not a .safetensors file nor a checkpoint directory")
+            raise CheckpointError(f"{str(path)!r} is not a .safetensors file nor a checkpoint directory")
         files, config_dir = [path], path.parent
         kind = kind or "file"
         label = label or (_dir_label(path.parent) if path.name == "model.safetensors" else path.stem)
     else:
-        files, config_dir = _directory_files(path), path
-        step_of_run = path.parent.name == "checkpoints" and _STEP_DIR.match(path.name)
-        kind = kind or ("run_step" if step_of_run else "hf_dir")
+        files, config_dir = safetensors_files(path), path
+        kind = kind or ("run_step" if checkpoint_step_dir(path) else "hf_dir")
         label = label or _dir_label(path)
     tie = _tie_word_embeddings(config_dir / "config.json")
     tensors: dict[str, TensorInfo] = {}
     for file in files:
         for name, info in read_header(file).items():
             if name in tensors:
-                raise InputError(f"checkpoint {str(path)!r}: tensor {name!r} is stored in two files")
+                raise CheckpointError(f"checkpoint {str(path)!r}: tensor {name!r} is stored in two files")
             tensors[name] = info
     ckpt = Checkpoint(label=label, path=path, kind=kind, tensors=tensors, files=files, tie_word_embeddings=tie)
     _add_tied_alias(ckpt)
@@ -161,48 +147,15 @@ def open_checkpoint(path: str | Path, label: str | None = None, kind: str | None
 def _dir_label(path: Path) -> str:
     """``RUN/checkpoints/step_N`` reads as ``RUN/step_N`` (seeds' steps share a directory name)."""
     path = path.resolve()
-    if path.parent.name == "checkpoints" and _STEP_DIR.match(path.name):
+    if checkpoint_step_dir(path):
         return f"{path.parent.parent.name}/{path.name}"
     return path.name
-
-
-def _directory_files(path: Path) -> list[Path]:
-    index = path / "model.safetensors.index.json"
-    if index.is_file():
-        try:
-            weight_map = json.loads(index.read_text())["weight_map"]
-        except (json.JSONDecodeError, KeyError, TypeError) as exc:
-            raise InputError(f"checkpoint {str(path)!r}: {index.name} is broken ({exc!r}); re-save the checkpoint") from None
-        names = sorted(set(weight_map.values()))
-        missing = [n for n in names if not (path / n).is_file()]
-        if missing:
-            raise InputError(f"checkpoint {str(path)!r}: shards listed in {index.name} are missing: {missing}")
-        return [path / n for n in names]
-    if (path / "model.safetensors").is_file():
-        return [path / "model.safetensors"]
-    pickles = sorted(p.name for p in path.iterdir() if p.suffix in PICKLE_SUFFIXES)
-    if pickles:
-        raise _pickle_error(path, pickles)
-    others = sorted(p.name for p in path.glob("*.safetensors"))
-    hint = f" (it has {others}: pass one of them as a file)" if others else ""
-    raise InputError(f"checkpoint {str(path)!r} has no model.safetensors nor model.safetensors.index.json{hint}")
-
-
-def _pickle_error(path: Path, names: list[str]) -> InputError:
-    return InputError(
-        f"{str(path)!r} holds only pickled weights ({', '.join(names)}); rl_lab never unpickles weights "
-        "(loading a pickle runs arbitrary code). Convert them once to safetensors in a trusted environment, "
-        "e.g. AutoModelForCausalLM.from_pretrained(dir).save_pretrained(out, safe_serialization=True)"
-    )
 
 
 def _tie_word_embeddings(config_file: Path) -> bool | None:
     if not config_file.is_file():
         return None
-    try:
-        config = json.loads(config_file.read_text())
-    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
-        raise InputError(f"{str(config_file)!r} is not valid JSON ({exc})") from None
+    config = read_json_object(config_file, "config.json")
     if "tie_word_embeddings" in config:
         return bool(config["tie_word_embeddings"])
     text = config.get("text_config")
@@ -241,7 +194,7 @@ def read_header(file: Path) -> dict[str, TensorInfo]:
                 view = handle.get_slice(name)
                 out[name] = TensorInfo(file, name, view.get_dtype(), tuple(view.get_shape()), order)
     except SafetensorError as exc:
-        raise InputError(f"{str(file)!r} is not a readable safetensors file ({exc}); is it truncated or corrupt?") from None
+        raise CheckpointError(f"{str(file)!r} is not a readable safetensors file ({exc}); is it truncated or corrupt?") from None
     return out
 
 

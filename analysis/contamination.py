@@ -24,8 +24,9 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from analysis import shortcuts
-from analysis.run_dirs import spread
+from rl_lab.analysis import shortcuts
+from rl_lab.analysis.stats import spread
+from rl_lab.environments.config_checks import spec_levels
 
 PROBE_SEED_OFFSET = 20_000
 
@@ -34,7 +35,7 @@ PROBE_SEED_OFFSET = 20_000
 def drawn_levels(cfg) -> list[int]:
     """Levels of the trained families that the curriculum can ever draw (see module doc)."""
     cur = cfg.curriculum
-    trained = sorted({lv for s in cfg.environments.by_role("trained") for lv in cfg.environments.levels_of(s.name)})
+    trained = sorted({lv for s in cfg.environments.by_role("trained") for lv in spec_levels(s)})
     levels = sorted(cur.levels) if cur.levels else trained
     if cur.kind == "fixed":
         if cur.weights is not None and cur.levels is not None:
@@ -58,7 +59,7 @@ def probe_cells(cfg) -> list[dict[str, Any]]:
     out = []
     drawn = set(drawn_levels(cfg))
     for spec in cfg.environments.families:
-        levels = cfg.environments.levels_of(spec.name)
+        levels = spec_levels(spec)
         if spec.role == "prior_skill":
             out.append({"family": spec.name, "levels": levels, "role": spec.role, "params": spec.params,
                         "reason": "prior_skill family"})
@@ -71,7 +72,7 @@ def probe_cells(cfg) -> list[dict[str, Any]]:
 
 
 def probe_specs(cells: Sequence[Mapping[str, Any]]):
-    from rl_lab.config import FamilySpec
+    from rl_lab.core.config import FamilySpec
 
     return [FamilySpec(name=c["family"], role=c["role"], levels=list(c["levels"]), params=dict(c["params"]))
             for c in cells]
@@ -156,9 +157,9 @@ def comparison_table(trials: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
 def evaluate_checkpoint(model_dir: Path, problems, temperature: float, max_new_tokens: int,
                         batch_size: int, seed: int) -> list[dict[str, Any]]:
     """Answer every probe once with the checkpoint; rows with prompt, completion, answer, correct..."""
-    from environments.problem_sets import verify_completion
-    from rl_lab.generation import sample_completions
-    from rl_lab.models import load_model_and_tokenizer
+    from rl_lab.core.generation import sample_completions
+    from rl_lab.core.models import load_model_and_tokenizer
+    from rl_lab.environments.problem_sets import verify_completion
 
     model, tokenizer = load_model_and_tokenizer(model_dir)
     completions = sample_completions(

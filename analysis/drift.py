@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rl_lab.environments.config_checks import spec_levels
+
 DRIFT_SEED_OFFSET = 30_000
 
 
@@ -115,15 +117,15 @@ def drift_prompts(cfg, count: int | None = None) -> list[str]:
     import math
     import random
 
-    from analysis.contamination import drawn_levels
-    from environments.problem_sets import build_problem_set
-    from rl_lab.config import FamilySpec
+    from rl_lab.analysis.contamination import drawn_levels
+    from rl_lab.core.config import FamilySpec
+    from rl_lab.environments.problem_sets import build_problem_set
 
     count = count or cfg.analysis.drift_prompts
     drawn = set(drawn_levels(cfg))
     specs = []
     for s in cfg.environments.by_role("trained"):
-        levels = [lv for lv in cfg.environments.levels_of(s.name) if lv in drawn]
+        levels = [lv for lv in spec_levels(s) if lv in drawn]
         if levels:
             specs.append(FamilySpec(name=s.name, role=s.role, levels=levels, params=s.params))
     cells = sum(len(s.levels) for s in specs)

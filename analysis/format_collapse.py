@@ -16,8 +16,8 @@ from collections import Counter
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
-from analysis.run_dirs import spread
-from environments.formats import ALL_LABELS, classify_format
+from rl_lab.analysis.stats import spread
+from rl_lab.environments.formats import ALL_LABELS, classify_format
 
 
 def row_format(row: Mapping[str, Any]) -> str:

@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
-from rl_lab.io import atomic_write_bytes
+from rl_lab.core.io import atomic_write_bytes
 
 FORMAT_COLORS = {"terse": "#4C72B0", "steps": "#55A868", "tagged": "#C44E52", "other": "#8C8C8C"}
 
@@ -166,7 +166,7 @@ def plot_contamination(runs: Mapping[str, Mapping[str, float]], path: Path) -> P
 
 
 def plot_shortcuts(by_step: Mapping[str, Mapping[str, float | None]], path: Path, title: str = "") -> Path:
-    from analysis.shortcuts import SHORTCUTS
+    from rl_lab.analysis.shortcuts import SHORTCUTS
 
     plt = _plt()
     fig, ax = plt.subplots(figsize=(6, 3.5))

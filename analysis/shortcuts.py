@@ -23,7 +23,7 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
-from environments.formats import STEPS, parse
+from rl_lab.environments.formats import STEPS, parse
 
 SHORTCUTS = ("repeat_prompt_number", "skipped_work", "length_collapse", "oracle_containment")
 DEFAULT_LENGTH_FRACTION = 0.5

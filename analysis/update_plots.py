@@ -1,7 +1,7 @@
 """Plots of an update analysis (the dict ``analysis.updates.analyze_updates`` returns).
 
 Each function takes the result dict and an output directory, writes PNGs atomically
-(rendered into memory, then ``rl_lab.io.atomic_write_bytes``) and returns their paths.
+(rendered into memory, then ``rl_lab.core.io.atomic_write_bytes``) and returns their paths.
 """
 
 from __future__ import annotations
@@ -11,7 +11,7 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rl_lab.io import atomic_write_bytes
+from rl_lab.core.io import atomic_write_bytes
 
 
 def _pyplot():

@@ -27,7 +27,8 @@ from dataclasses import asdict, dataclass
 from itertools import combinations
 from typing import Any
 
-from analysis.checkpoint_io import Checkpoint, TensorInfo, TensorReader, row_chunks
+from rl_lab.analysis.checkpoint_io import Checkpoint, TensorInfo, TensorReader, row_chunks
+from rl_lab.core.errors import InputError
 
 CRITERIA = ("exact", "tol", "bf16", "paper")
 CRITERIA_DOC = {
@@ -42,7 +43,7 @@ _ITEMSIZE = {"BF16": 2, "F16": 2, "F32": 4, "F64": 8}
 SCHEMA_VERSION = 1
 
 
-class UpdateAnalysisError(ValueError):
+class UpdateAnalysisError(InputError):
     """The inputs cannot be compared; the message lists every problem found, before any computation."""
 
 

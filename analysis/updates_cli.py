@@ -37,23 +37,23 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def default_run_dir(base: str, tuned: list[str]) -> Path | None:
-    from analysis.checkpoint_io import is_run_dir
+    from rl_lab.analysis.checkpoint_io import is_run_dir
+    from rl_lab.core.rundir import run_of_checkpoint
 
     for raw in [*tuned, base]:
-        path = Path(raw)
-        if path.is_file():
-            path = path.parent
-        if path.parent.name == "checkpoints" and is_run_dir(path.parent.parent):
-            path = path.parent.parent  # RUN/checkpoints/step_N belongs to RUN
-        if path.is_dir() and is_run_dir(path):
+        path = Path(raw).parent if Path(raw).is_file() else Path(raw)
+        owner = run_of_checkpoint(path)  # RUN/checkpoints/step_N belongs to RUN
+        path = owner.path if owner is not None else path
+        if is_run_dir(path):
             return path
     return None
 
 
 def run(args: argparse.Namespace) -> int:
-    from analysis.checkpoint_io import InputError, resolve_base, resolve_tuned
-    from analysis.updates import Settings, UpdateAnalysisError, analyze_updates
-    from rl_lab.io import atomic_write_json
+    from rl_lab.analysis.checkpoint_io import resolve_base, resolve_tuned
+    from rl_lab.analysis.updates import Settings, UpdateAnalysisError, analyze_updates
+    from rl_lab.core.errors import InputError
+    from rl_lab.core.io import atomic_write_json
 
     out, plots = args.out, args.plots
     run_dir = default_run_dir(args.base, args.tuned)
@@ -78,7 +78,7 @@ def run(args: argparse.Namespace) -> int:
     else:
         print("(no --out given: result not saved)")
     if plots is not None:
-        from analysis.update_plots import write_update_plots
+        from rl_lab.analysis.update_plots import write_update_plots
 
         for path in write_update_plots(result, plots):
             print(f"wrote {path}")

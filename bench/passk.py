@@ -29,8 +29,8 @@ QUICKSTART_MODEL = ROOT / "runs" / "quickstart" / "base" / "model"
 
 
 def _model():
-    from rl_lab.models import build_model, load_model_and_tokenizer
-    from rl_lab.tokenizer import build_char_tokenizer
+    from rl_lab.core.models import build_model, load_model_and_tokenizer
+    from rl_lab.core.tokenizer import build_char_tokenizer
 
     if (QUICKSTART_MODEL / "config.json").is_file():
         model, tok = load_model_and_tokenizer(QUICKSTART_MODEL)
@@ -40,7 +40,7 @@ def _model():
 
 
 def _prompts(count: int) -> list[str]:
-    from environments.problem_sets import build_problem_set
+    from rl_lab.environments.problem_sets import build_problem_set
 
     specs = [{"name": "addition", "role": "trained", "levels": [1, 2, 3, 4]}]
     return list(build_problem_set(specs, max(1, count // 4), seed=40_000)["prompt"])[:count]
@@ -65,7 +65,7 @@ def _baseline(model, tok, prompts: list[str], samples: int, temperature: float, 
 
 def _batched(model, tok, prompts: list[str], n: int, batch_size: int, temperature: float, top_p: float,
              max_new: int) -> dict:
-    from rl_lab.generation import sample_completions
+    from rl_lab.core.generation import sample_completions
 
     start = time.perf_counter()
     outs = sample_completions(model, tok, prompts, n=n, temperature=temperature, top_p=top_p,
@@ -80,7 +80,7 @@ def main(n: int = 256, prompts: int = 4, batch_sizes: tuple[int, ...] = (256, 10
          baseline_samples: int = 32, temperature: float = 0.6, top_p: float = 0.95, max_new: int = 48) -> dict[str, Any]:
     import torch
 
-    from rl_lab.io import atomic_write_json
+    from rl_lab.core.io import atomic_write_json
 
     model, tok, source = _model()
     prompt_list = _prompts(prompts)

@@ -121,7 +121,7 @@ def _child_parallel(config: Path) -> dict[str, Any]:
 
 
 def _child_sweep(config: Path) -> dict[str, Any]:
-    from rl_lab.config import load_raw
+    from rl_lab.core.config import load_raw
     from rl_lab.sweep.runner import init_ray, prepare, run_sweep
     from rl_lab.sweep.trial import read_attempts
 
@@ -221,9 +221,9 @@ def main(argv: list[str] | None = None) -> dict[str, Any]:
 
     from tqdm import tqdm
 
-    from rl_lab.io import atomic_write_json
-    from rl_lab.models import build_model, save_checkpoint
-    from rl_lab.tokenizer import build_char_tokenizer
+    from rl_lab.core.io import atomic_write_json
+    from rl_lab.core.models import build_model, save_checkpoint
+    from rl_lab.core.tokenizer import build_char_tokenizer
 
     pairs = []
     calibration = [machine_parallel_speedup()]

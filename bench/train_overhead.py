@@ -46,7 +46,7 @@ def _config(base: Path, out: Path, steps: int):
 
 
 def _bare_reward(prompts, completions, **columns):
-    from environments.problem_sets import verify_completion
+    from rl_lab.environments.problem_sets import verify_completion
 
     return [verify_completion({"family": f, "answer": a, "metadata": m}, c)
             for c, f, a, m in zip(completions, columns["family"], columns["answer"], columns["metadata"], strict=True)]
@@ -55,7 +55,7 @@ def _bare_reward(prompts, completions, **columns):
 def _one(cfg, arm: str, run_dir: Path) -> tuple[float, int]:
     from trl import GRPOConfig, GRPOTrainer
 
-    from rl_lab.models import load_model_and_tokenizer
+    from rl_lab.core.models import load_model_and_tokenizer
     from rl_lab.train.callbacks import CheckpointCallback, FailAtStep, RunRecorder
     from rl_lab.train.curriculum import build_curriculum
     from rl_lab.train.rewards import RolloutBuffer, VerifierReward
@@ -91,9 +91,9 @@ def _one(cfg, arm: str, run_dir: Path) -> tuple[float, int]:
 def main(steps: int = 30, repeats: int = 5) -> dict[str, Any]:
     import torch
 
-    from rl_lab.io import atomic_write_json
-    from rl_lab.models import build_model, save_checkpoint
-    from rl_lab.tokenizer import build_char_tokenizer
+    from rl_lab.core.io import atomic_write_json
+    from rl_lab.core.models import build_model, save_checkpoint
+    from rl_lab.core.tokenizer import build_char_tokenizer
 
     times: dict[str, list[float]] = {"bare": [], "rl_lab": []}
     with tempfile.TemporaryDirectory(prefix="rl_lab_bench_") as tmp:

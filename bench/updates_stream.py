@@ -132,8 +132,8 @@ def _child(mode: str, base: str, tuned: str) -> None:
         seconds = time.perf_counter() - start
         extra: dict[str, Any] = {}
     else:
-        from analysis.checkpoint_io import resolve_base, resolve_tuned
-        from analysis.updates import Settings, analyze_updates
+        from rl_lab.analysis.checkpoint_io import resolve_base, resolve_tuned
+        from rl_lab.analysis.updates import Settings, analyze_updates
 
         settings = Settings(rank=False, threads=0 if mode == "analyze_torch_threads" else 1)
         start = time.perf_counter()
@@ -157,7 +157,7 @@ def _measure(mode: str, base: Path, tuned: Path) -> dict[str, Any]:
 
 
 def main(layers: int = GEMMA_2B["layers"], density: float = 0.2, repeats: int = 2, keep_dir: bool = False) -> dict:
-    from rl_lab.io import atomic_write_json
+    from rl_lab.core.io import atomic_write_json
 
     cfg = dict(GEMMA_2B, layers=layers)
     modes = ("analyze", "analyze_torch_threads", "read_pread")

@@ -15,7 +15,7 @@ from abc import ABC, abstractmethod
 from dataclasses import dataclass, field
 from typing import Any
 
-from environments import formats
+from rl_lab.environments import formats
 
 
 @dataclass(frozen=True)

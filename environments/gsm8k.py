@@ -22,8 +22,8 @@ from decimal import Decimal, InvalidOperation
 from pathlib import Path
 from typing import Any
 
-from environments import formats
-from environments.base import Family, Problem
+from rl_lab.environments import formats
+from rl_lab.environments.base import Family, Problem
 
 MAX_LEVEL = 8
 _NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 
-from environments.base import IntegerFamily, Problem
+from rl_lab.environments.base import IntegerFamily, Problem
 
 
 class Modular(IntegerFamily):

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import random
 
-from environments.base import IntegerFamily, Problem
+from rl_lab.environments.base import IntegerFamily, Problem
 
 SHAPES: dict[int, tuple[int, int]] = {1: (1, 1), 2: (2, 1), 3: (3, 1), 4: (2, 2), 5: (3, 2)}
 

@@ -22,8 +22,8 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from environments.base import Family
-from environments.registry import get_family
+from rl_lab.environments.base import Family
+from rl_lab.environments.registry import get_family
 
 log = logging.getLogger(__name__)
 PARAMS_KEY = "family_params"  # reserved metadata key: the family's params, for verification

@@ -38,8 +38,8 @@ import math
 import random
 from typing import Any
 
-from environments import formats
-from environments.base import Family, Problem
+from rl_lab.environments import formats
+from rl_lab.environments.base import Family, Problem
 
 SCORINGS = ("exact", "library")
 _RESERVED = ("seed", "size")  # the adapter draws a fresh seed per problem

@@ -4,15 +4,15 @@ from __future__ import annotations
 
 from typing import Any
 
-from environments.base import Family
+from rl_lab.environments.base import Family
 
 
 def _builtin() -> dict[str, type[Family]]:
-    from environments.addition import Addition
-    from environments.chain import Chain
-    from environments.comparison import Comparison
-    from environments.modular import Modular
-    from environments.multiplication import Multiplication
+    from rl_lab.environments.addition import Addition
+    from rl_lab.environments.chain import Chain
+    from rl_lab.environments.comparison import Comparison
+    from rl_lab.environments.modular import Modular
+    from rl_lab.environments.multiplication import Multiplication
 
     return {cls.name: cls for cls in (Addition, Multiplication, Chain, Comparison, Modular)}
 
@@ -25,11 +25,11 @@ def get_family(name: str, params: dict[str, Any] | None = None) -> Family:
     """Instantiate a family; raises KeyError naming the allowed families."""
     params = dict(params or {})
     if name.startswith("rg:"):
-        from environments.reasoning_gym_adapter import ReasoningGymFamily
+        from rl_lab.environments.reasoning_gym_adapter import ReasoningGymFamily
 
         return ReasoningGymFamily(name[3:], **params)
     if name == "gsm8k":  # needs params (a local data file), unlike the procedural families
-        from environments.gsm8k import GSM8K
+        from rl_lab.environments.gsm8k import GSM8K
 
         return GSM8K.from_params(params)
     families = _builtin()

@@ -14,7 +14,8 @@ import random
 from collections import Counter
 from typing import Any
 
-from rl_lab.config import Config
+from rl_lab.core.config import Config
+from rl_lab.environments.config_checks import spec_levels
 
 
 def _quota(weights: dict[Any, float], total: int, rng: random.Random) -> list[Any]:
@@ -33,12 +34,12 @@ def build_corpus(cfg: Config):
     """Return ``(datasets.Dataset, manifest)`` for the config's pretraining mixture."""
     from datasets import Dataset
 
-    from environments.registry import get_family
+    from rl_lab.environments.registry import get_family
 
     pre = cfg.pretrain
     rng = random.Random(f"corpus-{cfg.seed}")
     n = pre.num_examples
-    families = {s.name: (get_family(s.name, s.params), cfg.environments.levels_of(s.name), s.role)
+    families = {s.name: (get_family(s.name, s.params), spec_levels(s), s.role)
                 for s in cfg.environments.families}
     family_weights = pre.family_weights or {name: 1.0 for name in families}
     family_labels = _quota({name: family_weights.get(name, 0.0) for name in families}, n, rng)
@@ -76,7 +77,7 @@ def corpus_manifest(cfg: Config, rows: list[dict[str, Any]]) -> dict[str, Any]:
         "difficulty_weights": cfg.pretrain.difficulty_weights,
         "family_weights": cfg.pretrain.family_weights,
         "family_counts": dict(Counter(r["family"] for r in rows)),
-        "families": {s.name: {"role": s.role, "levels": cfg.environments.levels_of(s.name)} for s in cfg.environments.families},
+        "families": {s.name: {"role": s.role, "levels": spec_levels(s)} for s in cfg.environments.families},
         "counts_by_family_level_format": by_family,
         "distinct_prompts": len({r["prompt"] for r in rows}),
         "characters": sum(len(r["prompt"]) + len(r["completion"]) for r in rows),

@@ -30,12 +30,12 @@ def _stage(title: str, argv: list[str], timings: dict[str, float]) -> None:
 
 def _trial_checkpoints(sweep: Path) -> tuple[Path, list[Path]]:
     """The base checkpoint (step_0 of the first trial) and each finished trial's last checkpoint."""
-    from rl_lab.io import read_json
+    from rl_lab.core.rundir import resolve
 
     finals, base = [], None
-    for trial in read_json(sweep / "sweep_summary.json")["trials"]:
-        steps = sorted((Path(trial["run_dir"]) / "checkpoints").glob("step_*"), key=lambda p: int(p.name[5:]))
-        if trial["status"] != "done" or len(steps) < 2:
+    for run in resolve(sweep).runs:
+        steps = list(run.checkpoints().values())
+        if run.summary_status != "done" or len(steps) < 2:
             continue
         base = base or steps[0]
         finals.append(steps[-1])

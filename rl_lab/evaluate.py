@@ -1,4 +1,4 @@
-"""``rl-lab eval CONFIG --model PATH``: accuracy per family x difficulty and the
+"""Evaluate a checkpoint (``rl-lab eval``): accuracy per family x difficulty and the
 format shares of sampled completions, overall and per answer format.
 
 Completions are *sampled* (``eval.temperature``, 1.0 by default) because the
@@ -8,39 +8,17 @@ format shares of a well-trained base model should match the corpus mixture.
 
 from __future__ import annotations
 
-import argparse
 from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
-from environments.formats import ALL_LABELS, FORMATS, parse
-from rl_lab.config import Config, load_config
-from rl_lab.io import atomic_write_json, atomic_write_text
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="experiment YAML (its environments and eval sections are used)")
-    parser.add_argument("overrides", nargs="*", help="dotted KEY=VALUE overrides")
-    parser.add_argument("--model", required=True, help="HF checkpoint directory to evaluate")
-    parser.add_argument("--out", help="directory for eval.json / eval.txt (default: the model's directory)")
-
-
-def run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, args.overrides)
-    from rl_lab.models import CheckpointError, validate_checkpoint
-
-    try:
-        validate_checkpoint(args.model)
-    except CheckpointError as exc:
-        print(f"error: {exc}")
-        return 1
-    report = evaluate_model(cfg, Path(args.model), Path(args.out) if args.out else Path(args.model))
-    print(format_table(report))
-    return 0
+from rl_lab.core.config import Config
+from rl_lab.core.io import atomic_write_json, atomic_write_text
+from rl_lab.environments.formats import ALL_LABELS, FORMATS, parse
 
 
 def eval_problem_set(cfg: Config):
-    from environments.problem_sets import build_problem_set
+    from rl_lab.environments.problem_sets import build_problem_set
 
     # A seed stream of its own, so evaluation problems are drawn independently of the corpus.
     return build_problem_set(cfg.environments.families, cfg.eval.problems_per_level, seed=10_000 + cfg.seed)
@@ -80,9 +58,9 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 
 
 def evaluate_model(cfg: Config, model_dir: Path, out_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
-    from environments.problem_sets import verify_completion
-    from rl_lab.generation import sample_completions
-    from rl_lab.models import load_model_and_tokenizer
+    from rl_lab.core.generation import sample_completions
+    from rl_lab.core.models import load_model_and_tokenizer
+    from rl_lab.environments.problem_sets import verify_completion
 
     model, tokenizer = load_model_and_tokenizer(model_dir)
     problems = eval_problem_set(cfg)

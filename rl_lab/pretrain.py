@@ -1,4 +1,4 @@
-"""``rl-lab pretrain``: train the controlled base model on a known format mixture.
+"""Pretrain the controlled base model (``rl-lab pretrain``) on a known format mixture.
 
 Uses ``transformers.Trainer`` (TensorBoard logs, progress bar, resumable
 checkpoints) on the corpus of ``rl_lab.corpus``.  Writes into ``<output_dir>/base``::
@@ -14,38 +14,14 @@ checkpoints) on the corpus of ``rl_lab.corpus``.  Writes into ``<output_dir>/bas
 
 from __future__ import annotations
 
-import argparse
 import shutil
 import time
 from pathlib import Path
 from typing import Any
 
-from rl_lab.config import Config, ConfigError, load_config
-from rl_lab.io import append_jsonl, atomic_write_json, atomic_write_yaml
-
-
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("config", help="experiment YAML, e.g. configs/quickstart.yaml")
-    parser.add_argument("overrides", nargs="*", help="dotted KEY=VALUE overrides, e.g. pretrain.steps=200 seed=3")
-    parser.add_argument("--force", action="store_true", help="overwrite an existing base model")
-    parser.add_argument("--resume", action="store_true", help="continue an interrupted pretraining run")
-    parser.add_argument("--no-eval", action="store_true", help="skip the evaluation of the finished model")
-
-
-def run(args: argparse.Namespace) -> int:
-    cfg = load_config(args.config, args.overrides)
-    out = cfg.base_dir
-    if (out / "model").exists() and not (args.force or args.resume):
-        print(f"error: {out / 'model'} already exists; pass --force to overwrite it or --resume to continue")
-        return 1
-    result = pretrain(cfg, resume=args.resume, force=args.force)
-    print(f"base model: {result['model_dir']}  ({result['parameters']:,} parameters, {result['seconds']:.0f} s)")
-    if not args.no_eval:
-        from rl_lab.evaluate import evaluate_model, format_table
-
-        report = evaluate_model(cfg, Path(result["model_dir"]), out)
-        print(format_table(report))
-    return 0
+from rl_lab.core.config import Config
+from rl_lab.core.errors import ConfigError
+from rl_lab.core.io import append_jsonl, atomic_write_json, atomic_write_yaml
 
 
 def _tokenize(dataset, tokenizer, max_length: int, loss_on: str):
@@ -74,9 +50,9 @@ def pretrain(cfg: Config, resume: bool = False, force: bool = False) -> dict[str
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
     from transformers.integrations import TensorBoardCallback
 
+    from rl_lab.core.models import build_model, count_parameters, load_model_and_tokenizer, save_checkpoint
+    from rl_lab.core.tokenizer import build_char_tokenizer
     from rl_lab.corpus import build_corpus
-    from rl_lab.models import build_model, count_parameters, load_model_and_tokenizer, save_checkpoint
-    from rl_lab.tokenizer import build_char_tokenizer
 
     out = cfg.base_dir
     # Everything that can fail on bad input happens before the first write.

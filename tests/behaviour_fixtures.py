@@ -8,9 +8,9 @@ from typing import Any
 
 import pytest
 
-from environments.formats import render
-from environments.registry import get_family
-from rl_lab.io import atomic_write_json, atomic_write_jsonl, atomic_write_yaml
+from rl_lab.core.io import atomic_write_json, atomic_write_jsonl, atomic_write_yaml
+from rl_lab.environments.formats import render
+from rl_lab.environments.registry import get_family
 
 FORMAT_ORDER = ("terse", "steps", "tagged", "other")
 
@@ -62,8 +62,8 @@ def write_run(run_dir: Path, rollouts: dict[int, list[dict[str, Any]]], config: 
 
 def write_checkpoints(run_dir: Path, steps: tuple[int, ...] = (0, 4)) -> None:
     """Tiny random models (a different init per step) as HF checkpoints."""
-    from rl_lab.models import build_model, save_checkpoint
-    from rl_lab.tokenizer import build_char_tokenizer
+    from rl_lab.core.models import build_model, save_checkpoint
+    from rl_lab.core.tokenizer import build_char_tokenizer
 
     tok = build_char_tokenizer()
     for i, step in enumerate(steps):

@@ -42,6 +42,6 @@ def test_help_does_not_import_torch():
 
 
 def test_config_reference_is_current():
-    from rl_lab.config_doc import render
+    from rl_lab.core.config_doc import render
 
-    assert (ROOT / "docs" / "config.md").read_text() == render(), "run: python -m rl_lab.config_doc > docs/config.md"
+    assert (ROOT / "docs" / "config.md").read_text() == render(), "run: python -m rl_lab.core.config_doc > docs/config.md"

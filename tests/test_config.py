@@ -8,7 +8,9 @@ import pytest
 import yaml
 
 from rl_lab.cli import main
-from rl_lab.config import ConfigError, load_config, set_dotted
+from rl_lab.config import load_config
+from rl_lab.core.config import set_dotted
+from rl_lab.core.errors import ConfigError
 
 QUICKSTART = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
 

@@ -14,9 +14,9 @@ from behaviour_fixtures import (  # noqa: F401
     write_sweep,
 )
 
-from analysis import contamination as ct
+from rl_lab.analysis import contamination as ct
 from rl_lab.config import validate_config
-from rl_lab.io import read_json
+from rl_lab.core.io import read_json
 
 
 def cfg_with(tmp_path, curriculum: dict, families=None, steps: int = 40):
@@ -110,7 +110,7 @@ def test_cli_on_a_sweep_of_two_curricula(tmp_path):
     assert len(points) == 2 and all(p["prior_change_source"].endswith("contamination.json") for p in points)
     assert all(p["kl"] > 0 for p in points)
     assert (sweep / "plots" / "drift_vs_prior_skill.png").is_file()
-    from analysis.plots_behaviour import READING_GUIDE
+    from rl_lab.analysis.plots_behaviour import READING_GUIDE
 
     written = {p.name for d in (sweep, *(r for _, r in trials)) for p in (d / "plots").glob("*.png")}
     assert written and written <= set(READING_GUIDE)  # every plot has its reading line

@@ -8,8 +8,8 @@ import pytest
 import torch
 from behaviour_fixtures import config_dict, rollout_rows, single_thread, write_checkpoints, write_run  # noqa: F401
 
-from analysis import drift
-from rl_lab.io import read_json
+from rl_lab.analysis import drift
+from rl_lab.core.io import read_json
 
 
 class Bigram(torch.nn.Module):
@@ -64,8 +64,8 @@ def test_sequence_kls_sum_the_right_positions():
 
 
 def test_sampled_sequences_and_self_kl_with_a_tiny_model():
-    from rl_lab.models import build_model
-    from rl_lab.tokenizer import build_char_tokenizer
+    from rl_lab.core.models import build_model
+    from rl_lab.core.tokenizer import build_char_tokenizer
 
     tok = build_char_tokenizer()
     a, b = build_model("tiny", tok, seed=0).eval(), build_model("tiny", tok, seed=1).eval()

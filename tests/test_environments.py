@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from environments import formats
-from environments.formats import FORMATS, classify_format
-from environments.registry import family_names, get_family
+from rl_lab.environments import formats
+from rl_lab.environments.formats import FORMATS, classify_format
+from rl_lab.environments.registry import family_names, get_family
 
 FAMILIES = ("addition", "multiplication", "chain", "comparison", "modular")
 CELLS = [(name, level) for name in FAMILIES for level in get_family(name).levels]

@@ -7,8 +7,8 @@ import math
 import pytest
 from behaviour_fixtures import config_dict, rollout_rows, single_thread, write_run, write_sweep  # noqa: F401
 
-from analysis import format_collapse as fc
-from rl_lab.io import read_json
+from rl_lab.analysis import format_collapse as fc
+from rl_lab.core.io import read_json
 
 
 def planted(steps_share: list[float], n: int = 20, level: int = 2, seed: int = 0) -> dict[int, list[dict]]:
@@ -110,7 +110,7 @@ def test_cli_rejects_a_dir_without_rollouts(tmp_path, capsys):
 
 
 def test_dict_valued_grid_points_flatten_to_dotted_keys():
-    from analysis.run_dirs import flatten_point, group_key
+    from rl_lab.core.rundir import flatten_point, group_key
 
     point = {"seed": 1, "curriculum": {"kind": "hard_only", "levels": [3, 4]}}
     flat = flatten_point(point)

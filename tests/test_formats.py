@@ -6,8 +6,16 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from environments import formats
-from environments.formats import ALL_LABELS, FORMATS, OTHER, classify_format, extract_answer, parse, render
+from rl_lab.environments import formats
+from rl_lab.environments.formats import (
+    ALL_LABELS,
+    FORMATS,
+    OTHER,
+    classify_format,
+    extract_answer,
+    parse,
+    render,
+)
 
 SETTINGS = settings(max_examples=150, deadline=None)
 

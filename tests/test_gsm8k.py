@@ -8,9 +8,10 @@ from pathlib import Path
 
 import pytest
 
-from environments import formats
-from environments.registry import get_family
-from rl_lab.config import ConfigError, load_config
+from rl_lab.config import load_config
+from rl_lab.core.errors import ConfigError
+from rl_lab.environments import formats
+from rl_lab.environments.registry import get_family
 
 ROWS = [
     {"question": "Tom has 3 apples and buys 4 more. How many apples does he have?",
@@ -124,7 +125,7 @@ def test_row_without_final_answer_is_named(tmp_path):
 
 
 def test_problem_set_rows_verify_through_the_dispatcher(gsm_file):
-    from environments.problem_sets import build_problem_set, verify_completion
+    from rl_lab.environments.problem_sets import build_problem_set, verify_completion
 
     dataset = build_problem_set([{"name": "gsm8k", "role": "trained", "params": {"path": str(gsm_file)}}], 3, 0)
     assert set(dataset["difficulty"]) == {1, 2}

@@ -9,8 +9,8 @@ from fractions import Fraction
 import pytest
 from behaviour_fixtures import config_dict, rollout_rows, single_thread, write_checkpoints, write_run  # noqa: F401
 
-from analysis import passk
-from rl_lab.io import read_json
+from rl_lab.analysis import passk
+from rl_lab.core.io import read_json
 
 
 @pytest.mark.parametrize("n", range(1, 9))
@@ -81,7 +81,7 @@ def test_crossover_statuses():
 def test_cli_end_to_end_with_a_run_dir_model(tmp_path):
     """A run dir as --model expands to its first and last checkpoint; the JSON is self-consistent."""
     from rl_lab.cli import main
-    from rl_lab.io import atomic_write_yaml
+    from rl_lab.core.io import atomic_write_yaml
 
     run = write_run(tmp_path / "run", {1: rollout_rows(1, {"steps": 2})}, config_dict(tmp_path / "run"))
     write_checkpoints(run, (0, 4))
@@ -106,7 +106,7 @@ def test_cli_end_to_end_with_a_run_dir_model(tmp_path):
 
 def test_cli_rejects_k_above_n(tmp_path, capsys):
     from rl_lab.cli import main
-    from rl_lab.io import atomic_write_yaml
+    from rl_lab.core.io import atomic_write_yaml
 
     cfg = tmp_path / "cfg.yaml"
     atomic_write_yaml(cfg, config_dict(tmp_path / "out"))
@@ -115,7 +115,7 @@ def test_cli_rejects_k_above_n(tmp_path, capsys):
 
 
 def test_model_labels_name_the_run_of_a_checkpoint(tmp_path):
-    from analysis.behaviour_cli import expand_models
+    from rl_lab.analysis.behaviour_cli import expand_models
 
     a = tmp_path / "trials" / "seed-0" / "checkpoints" / "step_120"
     b = tmp_path / "trials" / "seed-1" / "checkpoints" / "step_120"

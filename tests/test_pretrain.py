@@ -12,9 +12,12 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rl_lab.config import load_config
+from rl_lab.core.checkpoints import validate_checkpoint
+from rl_lab.core.errors import CheckpointError
+from rl_lab.core.models import build_model, save_checkpoint
+from rl_lab.core.tokenizer import build_char_tokenizer, load_tokenizer
 from rl_lab.corpus import build_corpus
-from rl_lab.models import CheckpointError, build_model, save_checkpoint, validate_checkpoint
-from rl_lab.tokenizer import build_char_tokenizer, load_tokenizer
+from rl_lab.environments.config_checks import spec_levels
 from tests.conftest import QUICKSTART, micro_overrides
 
 TOKENIZER = build_char_tokenizer()
@@ -38,7 +41,7 @@ def test_tokenizer_saves_as_hf_files(tmp_path):
 
 @pytest.mark.parametrize("preset", ["tiny", "small"])
 def test_presets_sizes(preset):
-    from rl_lab.models import count_parameters
+    from rl_lab.core.models import count_parameters
 
     n = count_parameters(build_model(preset, TOKENIZER))
     assert {"tiny": 0.5e6 < n < 2e6, "small": 5e6 < n < 15e6}[preset]
@@ -93,7 +96,7 @@ def test_corpus_holds_declared_mixture_exactly(tmp_path):
     assert manifest["format_counts"] == dict(counts)
     assert manifest["documents"] == len(corpus) == 1000
     # every document's completion is in the format it is labelled with
-    from environments.formats import classify_format
+    from rl_lab.environments.formats import classify_format
 
     assert all(classify_format(c) == f for c, f in zip(corpus["completion"], corpus["format"], strict=True))
     again, manifest2 = build_corpus(cfg)
@@ -133,19 +136,21 @@ def test_eval_reports_cells_and_shares(micro_base: Path, tmp_path: Path):
     assert code == 0
     report = json.loads((tmp_path / "eval.json").read_text())
     cfg = load_config(QUICKSTART, micro_overrides(micro_base))
-    levels = cfg.environments.levels_of(cfg.environments.families[0].name)
+    levels = spec_levels(cfg.environments.families[0])
     assert {c["difficulty"] for c in report["cells"] if c["family"] == cfg.environments.families[0].name} == set(levels)
     assert sum(report["format_shares"].values()) == pytest.approx(1.0)
     assert all(0 <= c["accuracy"] <= 1 for c in report["cells"])
 
 
-def test_pretrain_refuses_to_overwrite_and_checkpoint_errors_exit_nonzero(micro_base: Path, capsys):
+def test_pretrain_refuses_to_overwrite_and_checkpoint_errors_exit_2(micro_base: Path, capsys):
+    """One error policy (rl_lab.core.errors): bad input exits 2 with the message on stderr, in every command."""
     from rl_lab.cli import main
 
-    assert main(["pretrain", str(QUICKSTART), *micro_overrides(micro_base)]) == 1
-    assert "already exists" in capsys.readouterr().out
+    assert main(["pretrain", str(QUICKSTART), *micro_overrides(micro_base)]) == 2
+    assert "already exists" in capsys.readouterr().err
     code = main(["eval", str(QUICKSTART), *micro_overrides(micro_base), "--model", str(micro_base / "nope")])
-    assert code == 1
+    assert code == 2
+    assert "does not exist" in capsys.readouterr().err
 
 
 def test_any_hf_checkpoint_replaces_the_tiny_model(tmp_path: Path):

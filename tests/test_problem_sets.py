@@ -9,10 +9,15 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from environments.formats import FORMATS, render
-from environments.problem_sets import COLUMNS, build_problem_set, problem_set_summary, verify_completion
-from environments.registry import get_family
-from rl_lab.config import FamilySpec
+from rl_lab.core.config import FamilySpec
+from rl_lab.environments.formats import FORMATS, render
+from rl_lab.environments.problem_sets import (
+    COLUMNS,
+    build_problem_set,
+    problem_set_summary,
+    verify_completion,
+)
+from rl_lab.environments.registry import get_family
 
 SPECS = [
     FamilySpec(name="addition", levels=[3, 4]),

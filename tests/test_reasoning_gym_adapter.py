@@ -9,9 +9,9 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from environments.formats import FORMATS, classify_format
-from environments.problem_sets import build_problem_set, verify_completion
-from environments.registry import get_family
+from rl_lab.environments.formats import FORMATS, classify_format
+from rl_lab.environments.problem_sets import build_problem_set, verify_completion
+from rl_lab.environments.registry import get_family
 
 DATASETS = ("basic_arithmetic", "chain_sum")
 
@@ -139,15 +139,18 @@ def test_problem_set_rows_verify_with_their_params():
 
 
 def test_config_accepts_rg_families():
-    from pydantic import ValidationError
+    from rl_lab.config import validate_config
+    from rl_lab.core.errors import ConfigError
+    from rl_lab.environments.config_checks import levels_of
 
-    from rl_lab.config import EnvironmentsConfig
+    def config(params: dict) -> dict:
+        return {"name": "rg", "environments": {"families": [
+            {"name": "rg:basic_arithmetic", "params": params, "levels": [1, 2]}]}}
 
-    cfg = EnvironmentsConfig(families=[{"name": "rg:basic_arithmetic", "params": {"difficulty_param": "num_terms"},
-                                        "levels": [1, 2]}])
-    assert cfg.levels_of("rg:basic_arithmetic") == [1, 2]
-    with pytest.raises(ValidationError, match="difficulty_param"):
-        EnvironmentsConfig(families=[{"name": "rg:basic_arithmetic", "params": {"difficulty_param": "nope"}}])
+    cfg = validate_config(config({"difficulty_param": "num_terms"}))
+    assert levels_of(cfg.environments, "rg:basic_arithmetic") == [1, 2]
+    with pytest.raises(ConfigError, match="difficulty_param"):
+        validate_config(config({"difficulty_param": "nope"}))
 
 
 @settings(max_examples=100, deadline=None)

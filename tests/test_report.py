@@ -18,11 +18,12 @@ from types import SimpleNamespace
 import pytest
 from behaviour_fixtures import config_dict, rollout_rows, write_run, write_sweep
 
-from analysis import format_collapse, passk
-from environments.formats import render
-from rl_lab import report, report_findings
+from rl_lab import report
+from rl_lab.report import findings as report_findings
+from rl_lab.analysis import format_collapse, passk
 from rl_lab.cli import main as rl_lab
-from rl_lab.io import atomic_write_yaml
+from rl_lab.core.io import atomic_write_yaml
+from rl_lab.environments.formats import render
 
 STEPS = (1, 2, 3, 4, 5, 6, 7, 8)
 LAST = STEPS[-1]
@@ -115,11 +116,12 @@ def _write_safetensors(folder: Path) -> tuple[Path, list[Path]]:
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory) -> Path:
-    import analysis.behaviour_cli as behaviour_cli
-    import analysis.contamination as contamination
-    import analysis.drift as drift
-    import environments.problem_sets as problem_sets
-    import rl_lab.models as models
+    import rl_lab.analysis.behaviour_cli as behaviour_cli
+    import rl_lab.analysis.contamination as contamination
+    import rl_lab.analysis.drift as drift
+    import rl_lab.core.checkpoints as checkpoints
+    import rl_lab.core.models as models
+    import rl_lab.environments.problem_sets as problem_sets
 
     root = tmp_path_factory.mktemp("report")
     sweep = root / "sweep"
@@ -147,7 +149,7 @@ def sweep_dir(tmp_path_factory) -> Path:
         mp.setattr(drift, "sample_sequences", lambda *a, **k: [([1], [2, 3])])
         mp.setattr(drift, "drift_between", _fake_drift_between)
         mp.setattr(behaviour_cli, "sample_for_passk", _fake_sample_for_passk)
-        mp.setattr(models, "validate_checkpoint", lambda path: None)
+        mp.setattr(checkpoints, "validate_checkpoint", lambda path: None)
         mp.setattr(problem_sets, "verify_completion", lambda problem, completion: float(completion == "ok"))
         assert rl_lab(["analyze", "formats", str(sweep)]) == 0
         assert rl_lab(["analyze", "contamination", str(sweep)]) == 0

@@ -6,7 +6,7 @@ import random
 
 import pytest
 
-from analysis import shortcuts as sc
+from rl_lab.analysis import shortcuts as sc
 
 
 def test_a_repeats_a_prompt_number():
@@ -44,7 +44,7 @@ def test_b_work_that_does_not_give_the_answer():
 
 @pytest.mark.parametrize("family", ["addition", "multiplication", "chain", "comparison", "modular"])
 def test_correct_renders_of_every_family_raise_no_flag(family):
-    from environments.registry import get_family
+    from rl_lab.environments.registry import get_family
 
     fam, rng = get_family(family), random.Random(1)
     for level in fam.levels:

@@ -15,8 +15,9 @@ import pytest
 import yaml
 
 from rl_lab.cli import main
-from rl_lab.config import load_config, load_raw
-from rl_lab.io import read_json, read_jsonl
+from rl_lab.config import load_config
+from rl_lab.core.config import load_raw
+from rl_lab.core.io import read_json, read_jsonl
 
 # Imported at collection, not inside a test: Ray's log handler keeps the stderr it first
 # sees, and a test's capsys stream is closed after that test.
@@ -30,8 +31,8 @@ STEPS = 4
 @pytest.fixture(scope="module")
 def tiny_base(tmp_path_factory) -> Path:
     """A tiny random Qwen2-shaped model with the char tokenizer, saved as an HF checkpoint."""
-    from rl_lab.models import build_model, save_checkpoint
-    from rl_lab.tokenizer import build_char_tokenizer
+    from rl_lab.core.models import build_model, save_checkpoint
+    from rl_lab.core.tokenizer import build_char_tokenizer
 
     tokenizer = build_char_tokenizer()
     path = tmp_path_factory.mktemp("base") / "model"

@@ -8,7 +8,8 @@ from collections import Counter
 import numpy as np
 import pytest
 
-from rl_lab.config import ConfigError, CurriculumConfig
+from rl_lab.core.config import CurriculumConfig
+from rl_lab.core.errors import ConfigError
 from rl_lab.train.curriculum import CURRICULA, Adaptive, CurriculumSampler, EasyToHard, build_curriculum
 
 LEVELS = [1, 2, 3, 4, 5, 6]

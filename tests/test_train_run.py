@@ -14,9 +14,9 @@ from pathlib import Path
 import pytest
 import yaml
 
-from rl_lab.config import ConfigError, validate_config
-from rl_lab.io import read_json, read_jsonl
-from rl_lab.models import CheckpointError
+from rl_lab.config import validate_config
+from rl_lab.core.errors import CheckpointError, ConfigError
+from rl_lab.core.io import read_json, read_jsonl
 
 ROOT = Path(__file__).resolve().parents[1]
 
@@ -26,8 +26,8 @@ def micro_model(tmp_path_factory) -> Path:
     """A random 2-layer Qwen2 with the char tokenizer: fast enough for several short runs."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 
-    from rl_lab.models import save_checkpoint
-    from rl_lab.tokenizer import build_char_tokenizer
+    from rl_lab.core.models import save_checkpoint
+    from rl_lab.core.tokenizer import build_char_tokenizer
 
     tok = build_char_tokenizer()
     config = Qwen2Config(
@@ -141,7 +141,7 @@ def test_injected_failure_then_resume_matches_the_uninterrupted_run(finished, mi
 
 
 def test_a_raising_verifier_never_takes_the_run_down(micro_model, tmp_path, monkeypatch):
-    import environments.problem_sets as problem_sets
+    import rl_lab.environments.problem_sets as problem_sets
     from rl_lab.train import run_training
 
     def broken(fields, completion):
@@ -199,7 +199,7 @@ def test_config_errors_exit_2_and_write_nothing(micro_model, tmp_path, capsys, m
 
 
 def test_existing_run_needs_resume(finished, tmp_path):
-    from rl_lab.config import Config
+    from rl_lab.core.config import Config
     from rl_lab.train import run_training
 
     run, _, _ = finished

@@ -7,7 +7,8 @@ import sys
 
 import pytest
 
-from rl_lab.config import ConfigError, validate_config
+from rl_lab.config import validate_config
+from rl_lab.core.errors import ConfigError
 from rl_lab.train import trl_args
 from rl_lab.train.rewards import (
     RolloutBuffer,

@@ -10,9 +10,10 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
-from analysis import updates as U
-from analysis.checkpoint_io import InputError, open_checkpoint, resolve_base, resolve_tuned
-from analysis.updates import Settings, UpdateAnalysisError, analyze_updates
+from rl_lab.analysis import updates as U
+from rl_lab.analysis.checkpoint_io import open_checkpoint, resolve_base, resolve_tuned
+from rl_lab.analysis.updates import Settings, UpdateAnalysisError, analyze_updates
+from rl_lab.core.errors import InputError
 
 H, MLP, V = 16, 24, 20  # hidden, MLP width, vocabulary: two layers of a Qwen2-shaped model
 BF16, F32 = torch.bfloat16, torch.float32

@@ -15,7 +15,9 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rl_lab.config import Config, ConfigError, set_dotted, validate_config
+from rl_lab.config import validate_config
+from rl_lab.core.config import Config, set_dotted
+from rl_lab.core.errors import ConfigError
 
 # Sections a trial cannot vary: they configure the sweep itself, not a training run.
 FORBIDDEN_GRID_PREFIXES = ("sweep", "ray")

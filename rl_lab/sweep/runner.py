@@ -16,8 +16,8 @@ import copy
 from pathlib import Path
 from typing import Any
 
-from rl_lab.config import ConfigError
-from rl_lab.io import atomic_write_yaml
+from rl_lab.core.errors import ConfigError
+from rl_lab.core.io import atomic_write_yaml
 from rl_lab.sweep.grid import absolutize_paths, validate_grid
 from rl_lab.sweep.summary import build_summary, write_summary
 
@@ -33,7 +33,8 @@ def prepare(raw: dict[str, Any], *, resume: bool = False, address: str | None = 
 
     Returns a plan: the absolutized raw config, the base Config, points, names, dirs.
     """
-    from rl_lab.models import CheckpointError, validate_checkpoint
+    from rl_lab.core.checkpoints import validate_checkpoint
+    from rl_lab.core.errors import CheckpointError
 
     cwd = (cwd or Path.cwd()).resolve()
     raw = absolutize_paths(raw, cwd)

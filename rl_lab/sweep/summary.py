@@ -11,10 +11,10 @@ import re
 from pathlib import Path
 from typing import Any
 
-from rl_lab.io import atomic_write_json, read_json, read_jsonl
-from rl_lab.sweep.trial import count_attempts, read_attempts, run_finished, status_state
+from rl_lab.core.io import atomic_write_json
+from rl_lab.core.rundir import SWEEP_SUMMARY, RunDir
+from rl_lab.sweep.trial import count_attempts, read_attempts
 
-SUMMARY_FILE = "sweep_summary.json"
 _LEVEL_KEY = re.compile(r"^accuracy/level_(\d+)$")
 
 
@@ -42,12 +42,12 @@ def trial_row(
     ``running``, ``incomplete`` (started, neither done nor failed: the driver stopped) or
     ``pending`` (never started)."""
     tune_info = tune_info or {}
-    entries = read_attempts(run_dir)
-    metrics_file = run_dir / "metrics.jsonl"
-    rows = read_jsonl(metrics_file) if metrics_file.is_file() else []
+    run = RunDir(run_dir)
+    entries = read_attempts(run)
+    rows = run.metrics()
     last_step, reward, accuracy = final_metrics(rows)
     errors = [e["error"] for e in entries if e.get("error")]
-    if run_finished(run_dir):
+    if run.finished():
         status, error = "done", None
     elif tune_info.get("status") == "ERROR" or (
         not tune_info and count_attempts(entries) > max_failures and entries[-1].get("error")
@@ -60,7 +60,6 @@ def trial_row(
     else:
         status, error = "pending", None
     trial_ids = [e["trial_id"] for e in entries if e.get("trial_id")]
-    run_status = _read_status(run_dir)
     return {
         "trial_id": tune_info.get("trial_id") or (trial_ids[-1] if trial_ids else None),
         "name": name,
@@ -71,17 +70,9 @@ def trial_row(
         "final_reward": reward,
         "final_accuracy": accuracy,
         "run_dir": str(run_dir),
-        "run_status": status_state(run_status) if run_status else None,
+        "run_status": run.state(),
         "error": error,
     }
-
-
-def _read_status(run_dir: Path) -> dict[str, Any] | None:
-    path = run_dir / "status.json"
-    try:
-        return read_json(path) if path.is_file() else None
-    except ValueError:
-        return None
 
 
 def build_summary(
@@ -100,7 +91,7 @@ def build_summary(
 
 
 def write_summary(summary: dict[str, Any]) -> Path:
-    return atomic_write_json(Path(summary["sweep_dir"]) / SUMMARY_FILE, summary)
+    return atomic_write_json(Path(summary["sweep_dir"]) / SWEEP_SUMMARY, summary)
 
 
 def summary_table(summary: dict[str, Any]):

@@ -14,7 +14,6 @@ from __future__ import annotations
 
 import json
 import os
-import re
 import shutil
 import socket
 import subprocess
@@ -26,32 +25,23 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
-from rl_lab.io import atomic_write_json, atomic_write_yaml, read_json
-
-ATTEMPTS_FILE = "sweep_attempts.json"
-_STEP_DIR = re.compile(r"^step_(\d+)$")
+from rl_lab.core.errors import InputError
+from rl_lab.core.io import atomic_write_json, atomic_write_yaml, read_json
+from rl_lab.core.rundir import RunDir
 
 
 def _now() -> str:
     return datetime.now(timezone.utc).isoformat(timespec="milliseconds")
 
 
-def checkpoint_steps(run_dir: Path) -> list[int]:
-    """Steps with a finished checkpoint dir (temp dirs of a save in progress start with '.')."""
-    root = run_dir / "checkpoints"
-    if not root.is_dir():
-        return []
-    return sorted(int(m.group(1)) for p in root.iterdir() if p.is_dir() and (m := _STEP_DIR.match(p.name)))
-
-
-def read_attempts(run_dir: Path) -> list[dict[str, Any]]:
-    path = run_dir / ATTEMPTS_FILE
-    if not path.is_file():
+def read_attempts(run: RunDir) -> list[dict[str, Any]]:
+    if not run.attempts_file.is_file():
         return []
     try:
-        return list(read_json(path))
-    except (json.JSONDecodeError, TypeError):
+        entries = read_json(run.attempts_file)
+    except InputError:
         return []
+    return [e for e in entries if isinstance(e, dict)] if isinstance(entries, list) else []
 
 
 def count_attempts(entries: list[dict[str, Any]]) -> int:
@@ -59,38 +49,18 @@ def count_attempts(entries: list[dict[str, Any]]) -> int:
     return sum(1 for e in entries if e.get("action") in ("start", "resume"))
 
 
-def _record(run_dir: Path, entry: dict[str, Any]) -> list[dict[str, Any]]:
-    entries = read_attempts(run_dir)
+def _record(run: RunDir, entry: dict[str, Any]) -> list[dict[str, Any]]:
+    entries = read_attempts(run)
     entries.append(entry)
-    atomic_write_json(run_dir / ATTEMPTS_FILE, entries)
+    atomic_write_json(run.attempts_file, entries)
     return entries
 
 
-def _update_last(run_dir: Path, **fields: Any) -> None:
-    entries = read_attempts(run_dir)
+def _update_last(run: RunDir, **fields: Any) -> None:
+    entries = read_attempts(run)
     if entries:
         entries[-1].update(fields)
-        atomic_write_json(run_dir / ATTEMPTS_FILE, entries)
-
-
-def run_finished(run_dir: Path) -> bool:
-    """True when ``status.json`` says the run completed all its steps."""
-    path = run_dir / "status.json"
-    if not path.is_file():
-        return False
-    try:
-        status = read_json(path)
-    except json.JSONDecodeError:
-        return False
-    return status_state(status) == "done"
-
-
-def status_state(status: dict[str, Any]) -> str | None:
-    for key in ("state", "status"):
-        if isinstance(status.get(key), str):
-            value = status[key].lower()
-            return "done" if value in ("done", "finished", "completed", "complete") else value
-    return None
+        atomic_write_json(run.attempts_file, entries)
 
 
 def numeric_metrics(row: dict[str, Any]) -> dict[str, float | int]:
@@ -119,24 +89,24 @@ def _free_port() -> int:
 class _TuneReporter:
     """Forwards metrics rows to ``tune.report``; attaches a pointer checkpoint on new step dirs."""
 
-    def __init__(self, run_dir: Path) -> None:
-        self.run_dir = run_dir
-        steps = checkpoint_steps(run_dir)
+    def __init__(self, run: RunDir) -> None:
+        self.run = run
+        steps = list(run.checkpoints())
         self.last_checkpoint = steps[-1] if steps else -1
 
     def __call__(self, row: dict[str, Any]) -> None:
         from ray import tune
 
         metrics = numeric_metrics(row)
-        steps = checkpoint_steps(self.run_dir)
+        steps = list(self.run.checkpoints())
         if not steps or steps[-1] <= self.last_checkpoint:
             tune.report(metrics)
             return
         self.last_checkpoint = steps[-1]
         tmp = Path(tempfile.mkdtemp(prefix="rl_lab_ckpt_ptr_"))
         try:
-            pointer = {"run_dir": str(self.run_dir), "step": steps[-1],
-                       "path": str(self.run_dir / "checkpoints" / f"step_{steps[-1]}")}
+            pointer = {"run_dir": str(self.run.path), "step": steps[-1],
+                       "path": str(self.run.checkpoint_dir(steps[-1]))}
             (tmp / "pointer.json").write_text(json.dumps(pointer))
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(tmp)))
         finally:
@@ -163,23 +133,24 @@ def make_trainable(
         cfg = validate_config(raw)
         run_dir = Path(trials_dir) / point_name(point, grid_keys)
         run_dir.mkdir(parents=True, exist_ok=True)
+        run = RunDir(run_dir)
         context = tune.get_context()
         entry = {"trial_id": context.get_trial_id(), "started": _now(), "host": socket.gethostname(),
                  "pid": os.getpid()}
-        if run_finished(run_dir):
+        if run.finished():
             # Finished before the driver recorded it (e.g. the driver was killed): no rerun.
-            _record(run_dir, {**entry, "action": "already_done"})
-            rows = _last_row(run_dir)
-            if rows:
-                tune.report(numeric_metrics(rows))
+            _record(run, {**entry, "action": "already_done"})
+            row = run.last_metrics()
+            if row:
+                tune.report(numeric_metrics(row))
             return
-        from rl_lab.train.rundir import has_run, last_resumable
+        from rl_lab.train.resume import last_resumable
 
         # Any earlier attempt (or files of one) means continue: run_training resumes from the
         # last checkpoint with trainer state, or starts fresh when there is none yet.
-        resume = bool(read_attempts(run_dir)) or has_run(run_dir)
-        point_from = last_resumable(run_dir) if resume else None
-        _record(run_dir, {**entry, "action": "resume" if resume else "start",
+        resume = bool(read_attempts(run)) or run.has_run()
+        point_from = last_resumable(run) if resume else None
+        _record(run, {**entry, "action": "resume" if resume else "start",
                           "from_step": point_from[0] if point_from else 0,
                           "tune_checkpoint": _pointer_step(tune.get_checkpoint())})
         try:
@@ -188,11 +159,11 @@ def make_trainable(
             else:
                 from rl_lab.train import run_training
 
-                run_training(cfg, run_dir=run_dir, resume=resume, reporter=_TuneReporter(run_dir))
+                run_training(cfg, run_dir=run_dir, resume=resume, reporter=_TuneReporter(run))
         except BaseException as exc:
-            _update_last(run_dir, ended=_now(), error=f"{type(exc).__name__}: {exc}"[:2000])
+            _update_last(run, ended=_now(), error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
-        _update_last(run_dir, ended=_now(), error=None)
+        _update_last(run, ended=_now(), error=None)
 
     return rl_lab_trial
 
@@ -207,32 +178,21 @@ def _pointer_step(checkpoint: Any) -> int | None:
         return None
 
 
-def _last_row(run_dir: Path) -> dict[str, Any] | None:
-    from rl_lab.io import read_jsonl
-
-    path = run_dir / "metrics.jsonl"
-    rows = read_jsonl(path) if path.is_file() else []
-    return rows[-1] if rows else None
-
-
 def _run_accelerate(raw: dict[str, Any], run_dir: Path, resume: bool, num_gpus: int) -> None:
     """Multi-GPU trial: ``accelerate launch`` one process per GPU (Ray set CUDA_VISIBLE_DEVICES),
     then tail metrics.jsonl into Tune while it runs. A non-zero exit fails the attempt."""
     from ray import tune
 
-    from rl_lab.io import read_jsonl
-
     config_file = Path(tune.get_context().get_trial_dir()) / "trial_config.yaml"
     atomic_write_yaml(config_file, raw)
     cmd = accelerate_command(num_gpus, config_file, run_dir, resume, _free_port())
-    reporter = _TuneReporter(run_dir)
-    metrics = run_dir / "metrics.jsonl"
-    seen = max((r.get("step", -1) for r in read_jsonl(metrics)), default=-1) if metrics.is_file() else -1
+    run = RunDir(run_dir)
+    reporter = _TuneReporter(run)
+    seen = max((r.get("step", -1) for r in run.metrics()), default=-1)
     proc = subprocess.Popen(cmd)
     while True:
         code = proc.poll()
-        rows = read_jsonl(metrics) if metrics.is_file() else []
-        for row in rows:
+        for row in run.metrics():
             if isinstance(row.get("step"), int) and row["step"] > seen:
                 seen = row["step"]
                 reporter(row)

@@ -11,7 +11,7 @@ from typing import TYPE_CHECKING, Any
 if TYPE_CHECKING:
     from collections.abc import Callable
 
-    from rl_lab.config import Config
+    from rl_lab.core.config import Config
 
 __all__ = ["run_training"]
 

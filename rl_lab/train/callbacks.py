@@ -15,8 +15,8 @@ from typing import Any
 
 from transformers import TrainerCallback
 
-from rl_lab.io import append_jsonl, atomic_write_json, atomic_write_jsonl
-from rl_lab.train import rundir
+from rl_lab.core.io import append_jsonl, atomic_write_json, atomic_write_jsonl
+from rl_lab.core.rundir import CURRICULUM_STATE, RunDir
 from rl_lab.train.rewards import RolloutBuffer
 
 
@@ -39,10 +39,10 @@ class RunRecorder(TrainerCallback):
     """metrics.jsonl + TensorBoard (same names) + rollouts/step_<N>.jsonl + status.json, once per logged step."""
 
     def __init__(
-        self, run_dir: Path, total_steps: int, buffer: RolloutBuffer, rollouts_per_step: int, seed: int,
+        self, run: RunDir, total_steps: int, buffer: RolloutBuffer, rollouts_per_step: int, seed: int,
         reporter: Callable[[dict[str, Any]], None] | None = None, start_step: int = 0, resumed: bool = False,
     ):
-        self.run_dir = Path(run_dir)
+        self.run = run
         self.total_steps = total_steps
         self.buffer = buffer
         self.rollouts_per_step = rollouts_per_step
@@ -60,9 +60,9 @@ class RunRecorder(TrainerCallback):
 
         # purge_step: TensorBoard drops events of an interrupted attempt past the resume point
         self.writer = SummaryWriter(
-            log_dir=str(self.run_dir / "tensorboard"), purge_step=self.start_step + 1 if self.resumed else None
+            log_dir=str(self.run.tensorboard_dir), purge_step=self.start_step + 1 if self.resumed else None
         )
-        rundir.write_status(self.run_dir, "running", state.global_step, self.total_steps)
+        self.run.write_status("running", state.global_step, self.total_steps)
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
         if not logs or not state.is_world_process_zero:
@@ -76,10 +76,10 @@ class RunRecorder(TrainerCallback):
         row = {"step": step, **clean_logs(logs)}
         if self.rollouts_per_step > 0:
             sample = self.buffer.take_sample(self.rollouts_per_step, seed=self.seed * 1_000_003 + step)
-            atomic_write_jsonl(self.run_dir / "rollouts" / f"step_{step}.jsonl", [{**r, "step": step} for r in sample])
+            atomic_write_jsonl(self.run.rollout_file(step), [{**r, "step": step} for r in sample])
         else:
             self.buffer.take_sample(0, 0)
-        append_jsonl(self.run_dir / "metrics.jsonl", [row])
+        append_jsonl(self.run.metrics_file, [row])
         if self.writer is not None:
             for key, value in row.items():
                 if key != "step":
@@ -87,7 +87,7 @@ class RunRecorder(TrainerCallback):
             self.writer.flush()
         self.last_logged = step
         self.last_row = row
-        rundir.write_status(self.run_dir, "running", step, self.total_steps)
+        self.run.write_status("running", step, self.total_steps)
         if self.reporter is not None:
             self.reporter(dict(row))
 
@@ -103,7 +103,7 @@ def write_bf16_copy(model, tokenizer, dest: Path) -> Path:
 
     import torch
 
-    from rl_lab.models import save_checkpoint
+    from rl_lab.core.models import save_checkpoint
 
     low = copy.deepcopy(model).to(torch.bfloat16)
     return save_checkpoint(low, tokenizer, dest)
@@ -118,10 +118,10 @@ class CheckpointCallback(TrainerCallback):
     """
 
     def __init__(
-        self, run_dir: Path, total_steps: int, save_steps: list[int], save_every: int, curriculum, tokenizer,
+        self, run: RunDir, total_steps: int, save_steps: list[int], save_every: int, curriculum, tokenizer,
         bf16_copy: bool = False,
     ):
-        self.run_dir = Path(run_dir)
+        self.run = run
         self.total_steps = total_steps
         self.save_steps = set(save_steps)
         self.save_every = save_every
@@ -134,13 +134,13 @@ class CheckpointCallback(TrainerCallback):
         return step == self.total_steps or step in self.save_steps or bool(self.save_every and step % self.save_every == 0)
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
-        from rl_lab.models import save_checkpoint
+        from rl_lab.core.models import save_checkpoint
 
         self.model = model
-        base = rundir.checkpoint_dir(self.run_dir, 0)
+        base = self.run.checkpoint_dir(0)
         if state.global_step == 0 and not base.exists() and state.is_world_process_zero:
             save_checkpoint(model, self.tokenizer, base,
-                            extra_files={rundir.CURRICULUM_STATE: self.curriculum.state_dict()})
+                            extra_files={CURRICULUM_STATE: self.curriculum.state_dict()})
             if self.bf16_copy:
                 write_bf16_copy(model, self.tokenizer, base / "bf16")
 
@@ -155,24 +155,24 @@ class CheckpointCallback(TrainerCallback):
         src = Path(args.output_dir) / f"checkpoint-{step}"
         if not src.is_dir():
             return
-        atomic_write_json(src / rundir.CURRICULUM_STATE, self.curriculum.state_dict())
+        atomic_write_json(src / CURRICULUM_STATE, self.curriculum.state_dict())
         (src / "training_args.bin").unlink(missing_ok=True)  # a pickle nobody needs: config.yaml has the config
         if self.bf16_copy and self.model is not None:
             write_bf16_copy(self.model, self.tokenizer, src / "bf16")
-        dest = rundir.checkpoint_dir(self.run_dir, step)
+        dest = self.run.checkpoint_dir(step)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
             shutil.rmtree(dest)
         os.replace(src, dest)
-        rundir.write_status(self.run_dir, "running", step, self.total_steps, last_checkpoint=step)
+        self.run.write_status("running", step, self.total_steps, last_checkpoint=step)
 
 
 class FailAtStep(TrainerCallback):
     """``debug.fail_at_step``: raise once at that step; a marker file makes it once per run dir."""
 
-    def __init__(self, run_dir: Path, step: int | None):
+    def __init__(self, run: RunDir, step: int | None):
         self.step = step
-        self.marker = Path(run_dir) / f".fail_at_step_{step}.fired"
+        self.marker = run.path / f".fail_at_step_{step}.fired"
 
     def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
         if self.step is not None and state.global_step == self.step and not self.marker.exists():

@@ -26,7 +26,8 @@ from typing import Any, ClassVar
 
 import numpy as np
 
-from rl_lab.config import ConfigError, CurriculumConfig
+from rl_lab.core.config import CurriculumConfig
+from rl_lab.core.errors import ConfigError
 
 CURRICULA: dict[str, type[Curriculum]] = {}
 

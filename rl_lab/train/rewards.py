@@ -16,7 +16,7 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from environments.formats import ALL_LABELS, OTHER, classify_format
+from rl_lab.environments.formats import ALL_LABELS, OTHER, classify_format
 
 log = logging.getLogger(__name__)
 PASS_THRESHOLD = 1.0 - 1e-6  # a verifier reward of 1 means solved
@@ -56,7 +56,7 @@ def group_pass_rates(
 
 # --------------------------------------------------------------------------- verification
 def _default_verify() -> Callable[[dict[str, Any], str], float]:
-    from environments.problem_sets import verify_completion
+    from rl_lab.environments.problem_sets import verify_completion
 
     return verify_completion
 

@@ -9,27 +9,28 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
-from rl_lab.config import Config, ConfigError
-from rl_lab.io import atomic_write_yaml, read_json, read_jsonl
-from rl_lab.train import rundir
+from rl_lab.core.config import Config
+from rl_lab.core.errors import ConfigError
+from rl_lab.core.io import atomic_write_yaml, read_json
+from rl_lab.core.rundir import CURRICULUM_STATE, RunDir
+from rl_lab.train.resume import last_resumable
 
 
 def build_pool(cfg: Config):
     """``cfg.train.problems`` problems (about) spread evenly over the trained families' levels."""
-    from environments.problem_sets import build_problem_set
+    from rl_lab.environments.config_checks import spec_levels
+    from rl_lab.environments.problem_sets import build_problem_set
 
     specs = cfg.environments.by_role("trained")
-    cells = sum(len(cfg.environments.levels_of(s.name)) for s in specs)
+    cells = sum(len(spec_levels(s)) for s in specs)
     per_level = max(1, math.ceil(cfg.train.problems / cells))
     pool = build_problem_set(specs, per_level, cfg.seed)
     # the curriculum identifies problems by row; the reward function gets it back as a column
     return pool.add_column("pool_index", list(range(len(pool))))
 
 
-def _final_metrics(run_dir: Path, extra: dict[str, Any]) -> dict[str, Any]:
-    metrics = run_dir / "metrics.jsonl"
-    rows = read_jsonl(metrics) if metrics.is_file() else []
-    return {**(rows[-1] if rows else {}), **extra}
+def _final_metrics(run: RunDir, extra: dict[str, Any]) -> dict[str, Any]:
+    return {**(run.last_metrics() or {}), **extra}
 
 
 def run_training(
@@ -44,24 +45,26 @@ def run_training(
     none).  ``reporter`` is called with every metrics row as it is logged (Ray Tune hooks in
     here).  Raises ConfigError / CheckpointError before writing anything on bad input.
     """
-    from rl_lab.models import load_model_and_tokenizer, validate_checkpoint
+    from rl_lab.core.checkpoints import validate_checkpoint
+    from rl_lab.core.models import load_model_and_tokenizer
     from rl_lab.train.curriculum import build_curriculum
     from rl_lab.train.trl_args import check_rollout_backend, grpo_config_kwargs
 
     run_dir = Path(run_dir or cfg.train_dir)
+    run = RunDir(run_dir)
     total = cfg.train.steps
     # ---- everything that can fail on bad input, before the first write
     check_rollout_backend(cfg)
     validate_checkpoint(cfg.base_model_path)
-    if not resume and rundir.has_run(run_dir):
+    if not resume and run.has_run():
         raise ConfigError(
             f"run directory {str(run_dir)!r} already holds a training run; pass --resume to continue it, "
             "or choose another output_dir / remove it"
         )
-    point = rundir.last_resumable(run_dir) if resume else None
+    point = last_resumable(run) if resume else None
     if point is not None and point[0] >= total:
-        rundir.write_status(run_dir, "done", point[0], total, last_checkpoint=point[0])
-        return _final_metrics(run_dir, {"resumed_from": point[0]})
+        run.write_status("done", point[0], total, last_checkpoint=point[0])
+        return _final_metrics(run, {"resumed_from": point[0]})
 
     pool = build_pool(cfg)
     curriculum = build_curriculum(cfg.curriculum, pool["difficulty"], total)
@@ -80,20 +83,20 @@ def run_training(
     start = 0
     if point is not None:
         start = point[0]
-        curriculum.load_state_dict(read_json(point[1] / rundir.CURRICULUM_STATE))
+        curriculum.load_state_dict(read_json(point[1] / CURRICULUM_STATE))
     if resume:
-        rundir.rewind(run_dir, start)
-    atomic_write_yaml(run_dir / "config.yaml", cfg.to_dict())
+        run.rewind(start)
+    atomic_write_yaml(run.config_file, cfg.to_dict())
 
     buffer = RolloutBuffer()
     verifier = VerifierReward(curriculum=curriculum, buffer=buffer, format_weight=cfg.train.format_reward)
     funcs, _weights = reward_functions(verifier, cfg.train.format_reward)
-    recorder = RunRecorder(run_dir, total, buffer, cfg.train.rollouts_per_step, cfg.seed, reporter,
+    recorder = RunRecorder(run, total, buffer, cfg.train.rollouts_per_step, cfg.seed, reporter,
                            start_step=start, resumed=resume)
     callbacks = [
-        FailAtStep(run_dir, cfg.debug.fail_at_step),
+        FailAtStep(run, cfg.debug.fail_at_step),
         recorder,
-        CheckpointCallback(run_dir, total, cfg.train.save_steps, cfg.train.save_every, curriculum, tokenizer,
+        CheckpointCallback(run, total, cfg.train.save_steps, cfg.train.save_every, curriculum, tokenizer,
                            cfg.train.save_bf16_copy),
     ]
     trainer = CurriculumGRPOTrainer(
@@ -104,18 +107,16 @@ def run_training(
     try:
         trainer.train(resume_from_checkpoint=str(point[1]) if point else None)
     except BaseException:
-        last = rundir.last_resumable(run_dir)
-        rundir.write_status(run_dir, "failed", recorder.last_logged, total,
-                            last_checkpoint=last[0] if last else 0)
+        last = last_resumable(run)
+        run.write_status("failed", recorder.last_logged, total, last_checkpoint=last[0] if last else 0)
         raise
     seconds = time.time() - t0
-    shutil.rmtree(run_dir / rundir.SCRATCH, ignore_errors=True)  # only TRL's model card is left there
+    shutil.rmtree(run.scratch_dir, ignore_errors=True)  # only TRL's model card is left there
     steps_done = trainer.state.global_step - start
     extra = {
         "train_seconds": seconds,
         "steps_per_second": steps_done / seconds if seconds > 0 else 0.0,
         "resumed_from": start,
     }
-    rundir.write_status(run_dir, "done", trainer.state.global_step, total, last_checkpoint=trainer.state.global_step,
-                        **extra)
-    return _final_metrics(run_dir, extra)
+    run.write_status("done", trainer.state.global_step, total, last_checkpoint=trainer.state.global_step, **extra)
+    return _final_metrics(run, extra)

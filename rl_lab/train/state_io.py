@@ -4,7 +4,7 @@ The HF Trainer stores resume state with ``torch.save`` (optimizer.pt, scheduler.
 rng_state.pth) and reads it back with ``torch.load``.  rl_lab does not unpickle, so
 the trainer subclass routes these through here: tensors go to safetensors, the
 rest (param groups, scheduler counters, Python/NumPy RNG) to JSON.  Written
-atomically (rl_lab.io), like every file of a run directory.
+atomically (rl_lab.core.io), like every file of a run directory.
 """
 
 from __future__ import annotations
@@ -14,7 +14,7 @@ import random
 from pathlib import Path
 from typing import Any
 
-from rl_lab.io import atomic_write_bytes, atomic_write_json, read_json
+from rl_lab.core.io import atomic_write_bytes, atomic_write_json, read_json
 
 OPTIMIZER_TENSORS = "optimizer.safetensors"
 OPTIMIZER_META = "optimizer.json"

@@ -6,7 +6,8 @@ import importlib.util
 from pathlib import Path
 from typing import Any
 
-from rl_lab.config import Config, ConfigError
+from rl_lab.core.config import Config
+from rl_lab.core.errors import ConfigError
 
 
 def grpo_config_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:

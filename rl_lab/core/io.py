@@ -2,7 +2,9 @@
 
 Every file in a run directory is written to a temporary file in the same
 directory and renamed into place, so a reader (or a resumed run) never sees
-half a file, even after SIGKILL.
+half a file, even after SIGKILL. Written files get the mode the umask gives
+(0644 under umask 022), as ``open()`` would: ``mkstemp`` alone makes them 0600,
+which hides reports and metrics from colleagues on shared cluster storage.
 """
 
 from __future__ import annotations
@@ -16,12 +18,32 @@ from typing import Any
 
 import yaml
 
+from rl_lab.core.errors import InputError
+
+TMP_SUFFIX = ".tmp"  # temp files of atomic writes: .<name>.<random>.tmp beside the target
+
+
+def _umask() -> int:
+    """The process umask, read without changing it where Linux allows (os.umask both sets and gets)."""
+    try:
+        with open("/proc/self/status", encoding="ascii") as handle:
+            for line in handle:
+                if line.startswith("Umask:"):
+                    return int(line.split()[1], 8)
+    except (OSError, ValueError):
+        pass
+    mask = os.umask(0o022)
+    os.umask(mask)
+    return mask
+
+
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     path = Path(path)
     path.parent.mkdir(parents=True, exist_ok=True)
-    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=".tmp")
+    fd, tmp = tempfile.mkstemp(dir=path.parent, prefix=f".{path.name}.", suffix=TMP_SUFFIX)
     try:
+        os.fchmod(fd, 0o666 & ~_umask())
         with os.fdopen(fd, "wb") as handle:
             handle.write(data)
             handle.flush()
@@ -67,18 +89,46 @@ def read_jsonl(path: str | os.PathLike[str]) -> list[dict[str, Any]]:
 
 
 def iter_jsonl(path: str | os.PathLike[str]) -> Iterator[dict[str, Any]]:
-    with open(path, encoding="utf-8") as handle:
-        for line in handle:
-            if not line.endswith("\n"):
+    """The JSON objects of a JSONL file; a torn last line (a crash mid-append) is skipped.
+
+    Any other unreadable line raises ``InputError`` naming the file and the line number.
+    """
+    with open(path, "rb") as handle:
+        for number, raw in enumerate(handle, start=1):
+            if not raw.endswith(b"\n"):
                 return  # a line torn by a crash mid-append
-            line = line.strip()
-            if line:
-                yield json.loads(line)
+            try:
+                line = raw.decode("utf-8").strip()
+                row = json.loads(line) if line else None
+            except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+                raise InputError(f"could not read {os.fspath(path)} line {number}: {exc}") from None
+            if row is None:
+                continue
+            if not isinstance(row, dict):
+                raise InputError(f"could not read {os.fspath(path)} line {number}: expected a JSON object, "
+                                 f"got {type(row).__name__}")
+            yield row
 
 
 def read_json(path: str | os.PathLike[str]) -> Any:
-    with open(path, encoding="utf-8") as handle:
-        return json.load(handle)
+    """A JSON file; undecodable or invalid content raises ``InputError`` naming the file."""
+    try:
+        with open(path, encoding="utf-8") as handle:
+            return json.load(handle)
+    except (UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise InputError(f"could not read {os.fspath(path)}: not valid JSON ({exc})") from None
+
+
+def remove_stale_temp_files(folder: str | os.PathLike[str]) -> list[Path]:
+    """Delete temp files that interrupted atomic writes left in ``folder`` (not recursive); return them."""
+    folder = Path(folder)
+    removed = []
+    if folder.is_dir():
+        for p in folder.glob(f".*{TMP_SUFFIX}"):
+            if p.is_file():
+                p.unlink(missing_ok=True)
+                removed.append(p)
+    return removed
 
 
 def _json_default(obj: Any) -> Any:

@@ -1,6 +1,6 @@
 """Generate the config reference (every key, default, allowed values) from the schema.
 
-``python -m rl_lab.config_doc > docs/config.md``; a test checks the file is current,
+``python -m rl_lab.core.config_doc > docs/config.md``; a test checks the file is current,
 so the reference cannot drift from the code.
 """
 
@@ -14,7 +14,7 @@ from typing import Any, Literal
 from pydantic import BaseModel
 from pydantic_core import PydanticUndefined
 
-from rl_lab.config import Config
+from rl_lab.core.config import Config
 
 
 def _type_name(annotation: Any) -> str:
@@ -77,7 +77,7 @@ def render() -> str:
     lines = [
         "# Config reference",
         "",
-        "Generated from `rl_lab/config.py` by `python -m rl_lab.config_doc`; do not edit by hand.",
+        "Generated from `rl_lab/core/config.py` by `python -m rl_lab.core.config_doc`; do not edit by hand.",
         "Any key can be overridden on the command line as a dotted `KEY=VALUE` (the value is parsed as YAML).",
         "",
         "| key | allowed values | default | meaning |",

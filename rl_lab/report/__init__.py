@@ -14,7 +14,6 @@ dependency for a page with no logic beyond loops.
 
 from __future__ import annotations
 
-import argparse
 import base64
 import html
 import json
@@ -26,9 +25,9 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from analysis import run_dirs
-from analysis.run_dirs import RunDirError, RunInfo
-from rl_lab.report_findings import (
+from rl_lab.core import rundir
+from rl_lab.core.rundir import RunDir
+from rl_lab.report.findings import (
     FORMATS,
     SHORTCUT_NAMES,
     Finding,
@@ -51,24 +50,6 @@ from rl_lab.report_findings import (
 MAX_HEATMAPS = 6
 
 
-# =========================================================================== CLI
-def add_arguments(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("path", metavar="RUN_OR_SWEEP",
-                        help="a run dir (config.yaml, metrics.jsonl) or a sweep dir (sweep_summary.json)")
-    parser.add_argument("--out", type=Path, default=None, help="HTML file to write (default: RUN_OR_SWEEP/report.html)")
-    parser.add_argument("--title", default=None, help="page title (default: 'rl_lab report: <experiment name>')")
-
-
-def run(args: argparse.Namespace) -> int:
-    try:
-        out = build_report(args.path, args.out, title=args.title)
-    except RunDirError as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print(f"wrote {out}")
-    return 0
-
-
 # =========================================================================== data model
 @dataclass
 class Section:
@@ -83,7 +64,7 @@ class Section:
 
 @dataclass
 class RunData:
-    info: RunInfo
+    info: RunDir
     group: str
     seed: int | None
     metrics: list[dict[str, Any]]
@@ -98,27 +79,25 @@ class Context:
     """Everything the sections read, loaded once."""
 
     def __init__(self, path: Path):
-        self.resolved = run_dirs.resolve(path)
+        self.resolved = rundir.resolve(path)
         self.root = self.resolved.root
         self.kind = self.resolved.kind
-        self.summary = _read_json_or_none(self.root / run_dirs.SWEEP_SUMMARY) if self.kind == "sweep" else None
+        self.summary = _read_json_or_none(self.root / rundir.SWEEP_SUMMARY) if self.kind == "sweep" else None
         config_file = self.root / ("sweep_config.yaml" if self.kind == "sweep" else "config.yaml")
         if not config_file.is_file():
-            config_file = self.resolved.runs[0].run_dir / "config.yaml"
+            config_file = self.resolved.runs[0].path / "config.yaml"
         self.config_file = config_file if config_file.is_file() else None
         self.config_text = self.config_file.read_text() if self.config_file else None
         self.config = _with_defaults(_safe_yaml(self.config_text))
         self.runs = [self._load_run(r) for r in self.resolved.runs]
 
-    def _load_run(self, info: RunInfo) -> RunData:
-        kind = info.lookup("curriculum.kind") or "fixed"
-        rest = run_dirs.group_key(info.config_point, drop=("seed", "curriculum.kind"))
-        group = kind if rest == "all" else f"{kind} | {rest}"
-        path = info.run_dir / "metrics.jsonl"
+    def _load_run(self, info: RunDir) -> RunData:
+        group = rundir.group_label(info)
+        path = info.path / "metrics.jsonl"
         rows, error = [], None
         if path.is_file():
             try:
-                from rl_lab.io import read_jsonl
+                from rl_lab.core.io import read_jsonl
 
                 rows = [r for r in read_jsonl(path) if isinstance(r.get("step"), int | float)]
             except (OSError, ValueError) as exc:
@@ -144,7 +123,7 @@ class Context:
 
     def run_by_dir(self, run_dir: str) -> RunData | None:
         for r in self.runs:
-            if str(r.info.run_dir) == str(run_dir) or r.info.run_dir.resolve() == Path(run_dir).resolve():
+            if str(r.info.path) == str(run_dir) or r.info.path.resolve() == Path(run_dir).resolve():
                 return r
         return None
 
@@ -169,7 +148,8 @@ def _safe_yaml(text: str | None) -> dict[str, Any]:
 def _with_defaults(raw: dict[str, Any]) -> dict[str, Any]:
     """The config with the schema's defaults filled in (the header shows what ran), or as read
     when it no longer validates (an old run must still get a report)."""
-    from rl_lab.config import ConfigError, validate_config
+    from rl_lab.config import validate_config
+    from rl_lab.core.errors import ConfigError
 
     try:
         return validate_config(raw).to_dict() if raw else raw
@@ -257,14 +237,14 @@ def _series(rows: Sequence[Mapping[str, Any]]) -> dict[str, dict[int, float]]:
 
 # =========================================================================== sections
 def section_training(ctx: Context) -> Section:
-    from rl_lab import report_plots
+    from rl_lab.report import figures as report_plots
 
     sec = Section("training", "Reward and accuracy per difficulty",
                   "What the policy earned during RL, from each run's metrics.jsonl (one row per logged step).")
     runs = [r for r in ctx.runs if r.metrics]
-    sec.inputs = [("metrics.jsonl", {r.label: f"{r.info.run_dir / 'metrics.jsonl'} ({len(r.metrics)} rows, steps "
+    sec.inputs = [("metrics.jsonl", {r.label: f"{r.info.path / 'metrics.jsonl'} ({len(r.metrics)} rows, steps "
                                     f"{int(r.metrics[0]['step'])}..{int(r.metrics[-1]['step'])})" if r.metrics else
-                                    (r.metrics_error or f"{r.info.run_dir / 'metrics.jsonl'} missing or empty")
+                                    (r.metrics_error or f"{r.info.path / 'metrics.jsonl'} missing or empty")
                                     for r in ctx.runs})]
     if not runs:
         sec.reason = "no run has metrics.jsonl rows (training has not logged a step yet)"
@@ -290,7 +270,7 @@ def section_training(ctx: Context) -> Section:
     rows = []
     for r in ctx.runs:
         s = _series(r.metrics)
-        t = trial_of.get(str(r.info.run_dir), {})
+        t = trial_of.get(str(r.info.path), {})
         last = lambda key, s=s: s[key][max(s[key])] if s.get(key) else None  # noqa: E731
         rows.append([r.label, r.group, fmt_num(r.seed), t.get("status") or r.info.status or "–",
                      fmt_num(t.get("attempts")), fmt_num(int(r.metrics[-1]["step"]) if r.metrics else None),
@@ -303,8 +283,8 @@ def section_training(ctx: Context) -> Section:
 
 
 def section_formats(ctx: Context) -> Section:
-    from analysis import plots_behaviour
-    from rl_lab import report_plots
+    from rl_lab.analysis import plots_behaviour
+    from rl_lab.report import figures as report_plots
 
     sec = Section("formats", "Format collapse",
                   "Share of each answer format (terse / steps / tagged / other) among sampled rollouts, step by step.")
@@ -319,7 +299,7 @@ def section_formats(ctx: Context) -> Section:
         per_run[ctx.runs[0].label] = payload
     else:
         for r in ctx.runs:
-            sub, sub_path, _ = ctx.analysis("formats", r.info.run_dir)
+            sub, sub_path, _ = ctx.analysis("formats", r.info.path)
             if sub is not None:
                 per_run[r.label] = sub
                 sec.inputs.append((str(sub_path), {"steps": (sub.get("inputs") or {}).get("steps"),
@@ -370,15 +350,15 @@ def _passk_payloads(ctx: Context) -> tuple[list[tuple[str, dict[str, Any], Path]
     found = []
     if ctx.kind == "sweep":
         for r in ctx.runs:
-            sub, sub_path, _ = ctx.analysis("passk", r.info.run_dir)
+            sub, sub_path, _ = ctx.analysis("passk", r.info.path)
             if sub is not None:
                 found.append((r.label, sub, sub_path))
     return found, why or ""
 
 
 def section_passk(ctx: Context) -> Section:
-    from analysis import plots_behaviour
-    from rl_lab import report_plots
+    from rl_lab.analysis import plots_behaviour
+    from rl_lab.report import figures as report_plots
 
     sec = Section("passk", "pass@k: base vs tuned",
                   "Unbiased pass@k over n samples per problem (Chen et al. 2021): does RL widen coverage, or only "
@@ -444,8 +424,8 @@ def _crossing_text(c: Mapping[str, Any] | None) -> str:
 
 
 def section_contamination(ctx: Context) -> Section:
-    from analysis import plots_behaviour
-    from rl_lab import report_plots
+    from rl_lab.analysis import plots_behaviour
+    from rl_lab.report import figures as report_plots
 
     sec = Section("contamination", "Prior skills and shortcuts",
                   "Greedy accuracy on prior-skill probes (held-out families and levels the curriculum never draws) at "
@@ -461,7 +441,7 @@ def section_contamination(ctx: Context) -> Section:
     else:
         for t in payload.get("trials") or []:
             r = ctx.run_by_dir(t.get("run_dir", ""))
-            sub, sub_path, _ = ctx.analysis("contamination", r.info.run_dir if r else Path(t.get("run_dir", "")))
+            sub, sub_path, _ = ctx.analysis("contamination", r.info.path if r else Path(t.get("run_dir", "")))
             if sub is not None:
                 per_run[r.label if r else Path(t["run_dir"]).name] = (r, sub)
                 sec.inputs.append((str(sub_path), {k: (sub.get("inputs") or {}).get(k) for k in
@@ -569,8 +549,8 @@ def _tone(delta: float) -> str:
 
 
 def section_drift(ctx: Context) -> Section:
-    from analysis import plots_behaviour
-    from rl_lab import report_plots
+    from rl_lab.analysis import plots_behaviour
+    from rl_lab.report import figures as report_plots
 
     sec = Section("drift", "Drift from the base vs prior-skill change",
                   "Token-level KL between base and tuned policies along sampled sequences, summed exactly over the "
@@ -589,7 +569,7 @@ def section_drift(ctx: Context) -> Section:
                                      guide["drift_vs_prior_skill.png"]))
         curves = {}
         for r in ctx.runs:
-            sub, sub_path, _ = ctx.analysis("drift", r.info.run_dir)
+            sub, sub_path, _ = ctx.analysis("drift", r.info.path)
             if sub is not None and sub.get("by_step"):
                 curves[r.label] = sub
                 sec.inputs.append((str(sub_path), {k: (sub.get("inputs") or {}).get(k) for k in
@@ -627,7 +607,7 @@ def section_drift(ctx: Context) -> Section:
 
 
 def _drift_runs_png(runs: Mapping[str, Mapping[str, Any]]) -> bytes:
-    from rl_lab import report_plots
+    from rl_lab.report import figures as report_plots
 
     data = [{"label": label, "group": label,
              "series": {"kl": {int(s): dig(v, "forward_kl_base_tuned_on_base_samples.per_token")
@@ -638,8 +618,8 @@ def _drift_runs_png(runs: Mapping[str, Mapping[str, Any]]) -> bytes:
 
 
 def section_updates(ctx: Context) -> Section:
-    from analysis import update_plots
-    from rl_lab import report_plots
+    from rl_lab.analysis import update_plots
+    from rl_lab.report import figures as report_plots
 
     sec = Section("updates", "Which parameters RL changed",
                   "Share of parameters that differ between base and tuned checkpoints, per layer and module type, "
@@ -719,7 +699,7 @@ def section_config(ctx: Context, sections: Sequence[Section]) -> Section:
     else:
         sec.blocks.append(card("Config", missing_box("no config.yaml / sweep_config.yaml found")))
     if ctx.kind == "sweep":
-        rows = [[r.label, r.group, json.dumps(r.info.config_point), r.info.status or "–", str(r.info.run_dir)]
+        rows = [[r.label, r.group, json.dumps(r.info.config_point), r.info.status or "–", str(r.info.path)]
                 for r in ctx.runs]
         sec.blocks.append(card("Trials (config points)", table(["trial", "group", "config point", "status", "run dir"],
                                                                 rows, numeric_from=99)))
@@ -766,7 +746,7 @@ def describe_experiment(ctx: Context) -> list[tuple[str, str]]:
     counts = (ctx.summary or {}).get("counts")
     if counts:
         facts.append(("trial status", ", ".join(f"{v} {k}" for k, v in counts.items())))
-    stamps = [r.info.run_dir / "metrics.jsonl" for r in ctx.runs if (r.info.run_dir / "metrics.jsonl").is_file()]
+    stamps = [r.info.path / "metrics.jsonl" for r in ctx.runs if (r.info.path / "metrics.jsonl").is_file()]
     if stamps:
         latest = max(p.stat().st_mtime for p in stamps)
         facts.append(("last training write", time.strftime("%Y-%m-%d %H:%M", time.localtime(latest))))
@@ -909,7 +889,7 @@ def build_sections(ctx: Context) -> list[Section]:
 
 def build_report(path: str | Path, out: str | Path | None = None, title: str | None = None) -> Path:
     """Read RUN_OR_SWEEP, write the HTML atomically (default ``<dir>/report.html``), return its path."""
-    from rl_lab.io import atomic_write_text
+    from rl_lab.core.io import atomic_write_text
 
     ctx = Context(Path(path))
     page = render_page(ctx, build_sections(ctx), title)

@@ -1,0 +1,73 @@
+"""The ``rl-lab`` command: the top layer. It parses arguments, builds typed settings, calls one
+library function, and maps errors to exit codes in one place.
+
+Each command lives in a module of this package exposing ``add_arguments(parser)`` and
+``run(args) -> int``; modules are imported when their command is chosen, so ``rl-lab --help``
+stays fast (no torch import). Every ``RlLabError`` is caught here once: bad input of any kind
+(config field, checkpoint, run dir, file) exits 2, a failure of the work itself exits 1.
+"""
+
+from __future__ import annotations
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+# command path -> (module, add_arguments name, run name, help)
+COMMANDS: dict[tuple[str, ...], tuple[str, str, str, str]] = {
+    ("pretrain",): ("rl_lab.cli.pretrain", "add_arguments", "run", "pretrain a base model on a controlled format mixture"),
+    ("data", "build"): ("rl_lab.cli.data", "add_arguments", "run", "generate a config's problem sets and save them"),
+    ("eval",): ("rl_lab.cli.evaluate", "add_arguments", "run", "accuracy per family x difficulty and format shares"),
+    ("eval", "passk"): ("rl_lab.analysis.behaviour_cli", "add_arguments_passk", "run_passk", "pass@k curves of several models"),
+    ("train",): ("rl_lab.cli.train", "add_arguments", "run", "GRPO/RLVR training on TRL with a difficulty curriculum"),
+    ("sweep",): ("rl_lab.cli.sweep", "add_arguments", "run", "a Ray Tune sweep over seeds x curricula x any key"),
+    ("analyze", "updates"): ("rl_lab.analysis.updates_cli", "add_arguments", "run", "parameter-update sparsity, rank, seed overlap"),
+    ("analyze", "formats"): ("rl_lab.analysis.behaviour_cli", "add_arguments_formats", "run_formats", "format-collapse curves"),
+    ("analyze", "contamination"): (
+        "rl_lab.analysis.behaviour_cli", "add_arguments_contamination", "run_contamination", "prior-skill change and shortcuts",
+    ),
+    ("analyze", "drift"): ("rl_lab.analysis.behaviour_cli", "add_arguments_drift", "run_drift", "KL drift from the base model"),
+    ("report",): ("rl_lab.cli.report", "add_arguments", "run", "one self-contained HTML report of a run or sweep"),
+}
+
+
+def _match(argv: Sequence[str]) -> tuple[tuple[str, ...], list[str]] | None:
+    """The longest command path that prefixes argv (``eval passk`` beats ``eval``)."""
+    for length in (2, 1):
+        path = tuple(argv[:length])
+        if path in COMMANDS:
+            return path, list(argv[length:])
+    return None
+
+
+def _usage() -> str:
+    width = max(len(" ".join(p)) for p in COMMANDS)
+    rows = "\n".join(f"  {' '.join(p):<{width}}  {spec[3]}" for p, spec in COMMANDS.items())
+    return f"usage: rl-lab COMMAND [...]\n\ncommands:\n{rows}\n\nrl-lab COMMAND --help for a command's options"
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    from rl_lab.core.errors import RlLabError
+
+    argv = list(sys.argv[1:] if argv is None else argv)
+    found = _match(argv)
+    if found is None:
+        print(_usage(), file=sys.stderr if argv and argv[0] not in ("-h", "--help") else sys.stdout)
+        return 0 if not argv or argv[0] in ("-h", "--help") else 2
+    path, rest = found
+    module_name, add_name, run_name, help_text = COMMANDS[path]
+    module = importlib.import_module(module_name)
+    parser = argparse.ArgumentParser(prog="rl-lab " + " ".join(path), description=help_text)
+    getattr(module, add_name)(parser)
+    # intermixed: flags may sit between CONFIG and the overrides (rl-lab sweep CONFIG --resume k=v)
+    args = parser.parse_intermixed_args(rest)
+    try:
+        return int(getattr(module, run_name)(args) or 0)
+    except RlLabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,397 @@
+"""The experiment config schema: typed sections validated by pydantic, and YAML loading.
+
+Why pydantic: it gives, for free, the three things a researcher's config needs:
+field paths in every error (``train.num_generations``), rejection of unknown keys
+(a typo is an error, not a silently ignored setting) and type coercion for
+command-line overrides, plus model validators for cross-field consistency.
+
+This module is the core layer: it knows the *shape* of a config, not which problem
+families or answer formats exist. ``rl_lab.config.load_config`` adds the checks against
+the environments (family names, levels, formats) and is what commands call.
+Everything is validated before anything touches the disk; the CLI turns a
+``ConfigError`` into a message naming the field and exit status 2.
+"""
+
+from __future__ import annotations
+
+import copy
+import math
+from pathlib import Path
+from typing import Any, Literal
+
+import yaml
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
+
+from rl_lab.core.errors import ConfigError, InputError
+
+__all__ = ["Config", "ConfigError", "load_raw", "validate_schema"]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_default=True)
+
+
+# --------------------------------------------------------------------------- environments
+class FamilySpec(Strict):
+    name: str = Field(description="registered family name, or 'rg:<dataset>' for a reasoning-gym dataset")
+    role: Literal["trained", "prior_skill"] = Field(
+        "trained", description="trained: RL draws from it; prior_skill: held out, probed for contamination"
+    )
+    levels: list[int] | None = Field(None, description="difficulty levels used (null: all the family has)")
+    params: dict[str, Any] = Field(default_factory=dict, description="family-specific options")
+
+
+class EnvironmentsConfig(Strict):
+    families: list[FamilySpec] = Field(min_length=1)
+
+    @model_validator(mode="after")
+    def _unique_names(self) -> EnvironmentsConfig:
+        seen: set[str] = set()
+        for i, spec in enumerate(self.families):
+            if spec.name in seen:
+                raise ValueError(f"families.{i}.name: {spec.name!r} is listed twice")
+            seen.add(spec.name)
+        return self
+
+    def by_role(self, role: str) -> list[FamilySpec]:
+        return [s for s in self.families if s.role == role]
+
+
+# --------------------------------------------------------------------------- model
+class ModelConfig(Strict):
+    path: str | None = Field(None, description="a local HF checkpoint directory; replaces the preset")
+    preset: Literal["tiny", "small", "medium"] = Field("tiny", description="size of the tiny model built here")
+    architecture: Literal["qwen2", "llama"] = "qwen2"
+    dtype: Literal["float32", "bfloat16"] = Field("float32", description="weights dtype for training")
+
+
+# --------------------------------------------------------------------------- pretraining
+class PretrainConfig(Strict):
+    format_mixture: dict[str, float] = Field(
+        default_factory=lambda: {"terse": 0.5, "steps": 0.3, "tagged": 0.2},
+        description="share of each answer format in the corpus; sums to 1",
+    )
+    difficulty_weights: dict[int, float] | None = Field(
+        None, description="relative weight of each difficulty level in the corpus (null: uniform)"
+    )
+    family_weights: dict[str, float] | None = Field(
+        None, description="relative share of each family's documents in the corpus (null: equal)"
+    )
+    num_examples: int = Field(20000, ge=100, description="documents in the corpus")
+    steps: int = Field(600, ge=1, description="optimizer steps")
+    batch_size: int = Field(32, ge=1)
+    learning_rate: float = Field(1e-3, gt=0, lt=1)
+    warmup_steps: int = Field(30, ge=0)
+    weight_decay: float = Field(0.0, ge=0)
+    max_length: int = Field(96, ge=8, description="prompt + completion tokens; longer documents are an error")
+    logging_steps: int = Field(20, ge=1)
+    loss_on: Literal["completion", "all"] = Field(
+        "completion", description="which tokens carry the LM loss: the completion only, or the whole document"
+    )
+
+    @field_validator("format_mixture")
+    @classmethod
+    def _mixture(cls, value: dict[str, float]) -> dict[str, float]:
+        for key, share in value.items():  # which formats exist is checked against the environments
+            if share < 0:
+                raise ValueError(f"share of {key!r} is {share}; shares must be >= 0")
+        total = sum(value.values())
+        if not math.isclose(total, 1.0, abs_tol=1e-6):
+            raise ValueError(f"shares sum to {total:g}; they must sum to 1")
+        return value
+
+
+# --------------------------------------------------------------------------- evaluation
+class EvalConfig(Strict):
+    problems_per_level: int = Field(40, ge=1, description="problems per family x difficulty cell")
+    temperature: float = Field(1.0, ge=0, description="0 means greedy")
+    top_p: float = Field(1.0, gt=0, le=1)
+    max_new_tokens: int = Field(64, ge=1)
+    batch_size: int = Field(256, ge=1)
+
+
+# --------------------------------------------------------------------------- RL
+class CurriculumConfig(Strict):
+    kind: Literal["fixed", "easy_to_hard", "hard_only", "adaptive"] = "fixed"
+    levels: list[int] | None = Field(None, description="levels drawn from (null: all trained levels)")
+    weights: list[float] | None = Field(None, description="fixed: relative weight of each of `levels`")
+    schedule: list[int] | None = Field(
+        None, description="easy_to_hard: step at which each next level is unlocked (null: evenly spaced)"
+    )
+    hard_min_level: int | None = Field(None, description="hard_only: lowest level drawn (null: top half)")
+    window: tuple[float, float] = Field((0.1, 0.9), description="adaptive: keep pass rates inside [lo, hi]")
+    history: int = Field(4, ge=1, description="adaptive: rollout groups remembered per level")
+    explore: float = Field(
+        0.1, ge=0, lt=1, description="adaptive: share of each batch drawn from levels outside the window (re-checks them)"
+    )
+
+    @model_validator(mode="after")
+    def _consistent(self) -> CurriculumConfig:
+        lo, hi = self.window
+        if not 0 <= lo < hi <= 1:
+            raise ValueError(f"window: {list(self.window)} must satisfy 0 <= lo < hi <= 1")
+        if self.weights is not None:
+            if self.levels is None or len(self.weights) != len(self.levels):
+                raise ValueError("weights: needs `levels` of the same length")
+            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
+                raise ValueError("weights: must be >= 0 with a positive sum")
+        return self
+
+
+class TrainConfig(Strict):
+    base_model: str | None = Field(None, description="checkpoint RL starts from (null: <output_dir>/base/model)")
+    steps: int = Field(40, ge=1, description="optimizer steps (TRL max_steps)")
+    learning_rate: float = Field(1e-4, gt=0, lt=1)
+    batch_size: int = Field(32, ge=1, description="completions per device per step")
+    num_generations: int = Field(8, ge=2, description="completions per prompt (GRPO group size)")
+    gradient_accumulation_steps: int = Field(1, ge=1)
+    max_completion_length: int = Field(48, ge=1)
+    temperature: float = Field(1.0, gt=0)
+    top_p: float = Field(1.0, gt=0, le=1)
+    loss_type: Literal["grpo", "dr_grpo", "dapo", "bnpo"] = "dapo"
+    beta: float = Field(0.0, ge=0, description="KL coefficient; 0 means no reference model")
+    epsilon: float = Field(0.2, gt=0)
+    epsilon_high: float | None = Field(None, gt=0)
+    scale_rewards: Literal["group", "batch", "none"] = "group"
+    mask_truncated_completions: bool = False
+    num_iterations: int = Field(1, ge=1)
+    format_reward: float = Field(0.0, ge=0, description="weight of a well-formedness reward (0: off)")
+    logging_steps: int = Field(1, ge=1)
+    rollouts_per_step: int = Field(16, ge=0, description="rollouts sampled into rollouts/step_<N>.jsonl")
+    save_steps: list[int] = Field(default_factory=list, description="extra checkpoint steps (0 and last always)")
+    save_every: int = Field(0, ge=0, description="also checkpoint every N steps, for resume (0: off)")
+    save_bf16_copy: bool = Field(False, description="also write a bf16 cast of each checkpoint")
+    problems: int = Field(4096, ge=1, description="size of the generated training problem pool")
+
+    @model_validator(mode="after")
+    def _consistent(self) -> TrainConfig:
+        total = self.batch_size * self.gradient_accumulation_steps
+        if total % self.num_generations:
+            divisors = [d for d in range(2, total + 1) if total % d == 0]
+            raise ValueError(
+                f"num_generations: {self.num_generations} does not divide batch_size x "
+                f"gradient_accumulation_steps = {total}; choose one of {divisors}"
+            )
+        bad = [s for s in self.save_steps if not 0 <= s <= self.steps]
+        if bad:
+            raise ValueError(f"save_steps: {bad} outside 0..steps={self.steps}")
+        return self
+
+
+class RolloutConfig(Strict):
+    backend: Literal["transformers", "vllm"] = "transformers"
+    vllm_mode: Literal["colocate", "server"] = "colocate"
+    vllm_server_host: str = "0.0.0.0"
+    vllm_server_port: int = Field(8000, ge=1, le=65535)
+    vllm_gpu_memory_utilization: float = Field(0.3, gt=0, le=1)
+    vllm_tensor_parallel_size: int = Field(1, ge=1)
+
+
+class SweepConfig(Strict):
+    grid: dict[str, list[Any]] = Field(
+        default_factory=dict, description="dotted config key -> values; trials are the cross product"
+    )
+    max_failures: int = Field(1, ge=0, description="retries of a trial that dies, each from its last checkpoint")
+    max_concurrent_trials: int | None = Field(None, ge=1)
+    cpus_per_trial: float = Field(1.0, gt=0)
+    gpus_per_trial: float = Field(0.0, ge=0)
+
+    @field_validator("grid")
+    @classmethod
+    def _nonempty(cls, value: dict[str, list[Any]]) -> dict[str, list[Any]]:
+        for key, values in value.items():
+            if not values:
+                raise ValueError(f"grid.{key}: needs at least one value")
+        return value
+
+
+class RayConfig(Strict):
+    address: str | None = Field(None, description="join an existing cluster (null: start a local Ray)")
+    num_cpus: int | None = Field(None, ge=1, description="CPUs of the local Ray (null: all)")
+
+
+class DebugConfig(Strict):
+    fail_at_step: int | None = Field(None, ge=1, description="fault injection: the trial dies once at this step")
+
+
+class AnalysisConfig(Strict):
+    collapse_threshold: float = Field(0.9, gt=0, le=1)
+    passk_n: int = Field(64, ge=1)
+    passk_problems_per_level: int = Field(8, ge=1)
+    passk_temperature: float = Field(0.6, gt=0)
+    passk_top_p: float = Field(0.95, gt=0, le=1)
+    probe_problems_per_level: int = Field(32, ge=1)
+    drift_prompts: int = Field(32, ge=1)
+    drift_samples_per_prompt: int = Field(4, ge=1)
+
+
+# --------------------------------------------------------------------------- root
+class Config(Strict):
+    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="experiment name")
+    seed: int = Field(0, ge=0)
+    output_dir: str | None = Field(None, description="where runs go (null: runs/<name>)")
+    environments: EnvironmentsConfig
+    model: ModelConfig = Field(default_factory=ModelConfig)
+    pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
+    eval: EvalConfig = Field(default_factory=EvalConfig)
+    train: TrainConfig = Field(default_factory=TrainConfig)
+    curriculum: CurriculumConfig = Field(default_factory=CurriculumConfig)
+    rollout: RolloutConfig = Field(default_factory=RolloutConfig)
+    sweep: SweepConfig = Field(default_factory=SweepConfig)
+    ray: RayConfig = Field(default_factory=RayConfig)
+    debug: DebugConfig = Field(default_factory=DebugConfig)
+    analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+
+    @model_validator(mode="after")
+    def _cross_section(self) -> Config:
+        if not self.environments.by_role("trained"):
+            raise ValueError("environments.families: at least one family needs role 'trained'")
+        # levels of the curriculum and of difficulty_weights: checked against the families in rl_lab.config
+        if self.pretrain.family_weights is not None:
+            names = [s.name for s in self.environments.families]
+            unknown = sorted(set(self.pretrain.family_weights) - set(names))
+            if unknown:
+                raise ValueError(f"pretrain.family_weights: families {unknown} are not in environments.families; allowed: {names}")
+            if any(w < 0 for w in self.pretrain.family_weights.values()) or sum(self.pretrain.family_weights.values()) <= 0:
+                raise ValueError("pretrain.family_weights: weights must be >= 0 with a positive sum")
+        return self
+
+    # ---- derived paths (nothing is created here)
+    @property
+    def root(self) -> Path:
+        return Path(self.output_dir or f"runs/{self.name}")
+
+    @property
+    def base_dir(self) -> Path:
+        return self.root / "base"
+
+    @property
+    def base_model_path(self) -> Path:
+        if self.train.base_model:
+            return Path(self.train.base_model)
+        if self.model.path:
+            return Path(self.model.path)
+        return self.base_dir / "model"
+
+    @property
+    def train_dir(self) -> Path:
+        return self.root / "train"
+
+    @property
+    def sweep_dir(self) -> Path:
+        return self.root / "sweep"
+
+    def to_dict(self) -> dict[str, Any]:
+        return self.model_dump(mode="json")
+
+
+# --------------------------------------------------------------------------- loading
+def parse_override(item: str) -> tuple[str, Any]:
+    if "=" not in item:
+        raise ConfigError(f"override {item!r}: expected KEY=VALUE with a dotted key, e.g. pretrain.steps=200")
+    key, raw = item.split("=", 1)
+    key = key.strip()
+    if not key:
+        raise ConfigError(f"override {item!r}: empty key")
+    try:
+        value = yaml.safe_load(raw) if raw.strip() else ""
+    except yaml.YAMLError:
+        value = raw
+    return key, value
+
+
+def set_dotted(data: dict[str, Any], key: str, value: Any) -> None:
+    """Set ``a.b.0.c`` in nested dicts/lists, creating dicts on the way."""
+    parts = key.split(".")
+    node: Any = data
+    for i, part in enumerate(parts):
+        last = i == len(parts) - 1
+        if isinstance(node, list):
+            if not part.isdigit() or int(part) >= len(node):
+                where = ".".join(parts[:i]) or "<root>"
+                raise ConfigError(f"{key}: {where} is a list of {len(node)}; index {part!r} is out of range")
+            if last:
+                node[int(part)] = value
+            else:
+                node = node[int(part)]
+            continue
+        if not isinstance(node, dict):
+            raise ConfigError(f"{key}: {'.'.join(parts[:i])} is a {type(node).__name__}, not a section")
+        if last:
+            node[part] = value
+        else:
+            if node.get(part) is None:
+                node[part] = {}
+            node = node[part]
+
+
+def _format_errors(exc: ValidationError, model: type[BaseModel] = Config) -> str:
+    lines = []
+    for err in exc.errors():
+        loc = ".".join(str(p) for p in err["loc"])
+        msg = err["msg"]
+        if msg.startswith("Value error, "):
+            msg = msg[len("Value error, ") :]
+            # nested validators put their own sub-path first: "families.0.name: ..."
+            if ": " in msg and " " not in msg.split(": ", 1)[0]:
+                sub, msg = msg.split(": ", 1)
+                loc = f"{loc}.{sub}" if loc else sub
+        if err["type"] == "extra_forbidden":
+            allowed = _allowed_keys(model, err["loc"][:-1])
+            msg = f"unknown key; allowed keys here: {', '.join(allowed)}" if allowed else "unknown key"
+        elif err["type"] == "missing":
+            msg = "required field is missing"
+        else:
+            msg = f"{msg} (got {err.get('input')!r})" if "input" in err and not isinstance(err["input"], dict) else msg
+        lines.append(f"  {loc or '<root>'}: {msg}")
+    return "invalid config:\n" + "\n".join(lines)
+
+
+def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
+    current: Any = model
+    for part in loc:
+        if isinstance(part, int):
+            continue
+        field = getattr(current, "model_fields", {}).get(part)
+        if field is None:
+            return []
+        annotation = field.annotation
+        inner = [a for a in getattr(annotation, "__args__", ()) if isinstance(a, type) and issubclass(a, BaseModel)]
+        current = inner[0] if inner else annotation
+    fields = getattr(current, "model_fields", None)
+    return sorted(fields) if fields else []
+
+
+def validate_schema(data: Any) -> Config:
+    """A ``Config`` from a mapping: shapes, types, ranges and cross-field rules (not the families)."""
+    if not isinstance(data, dict):
+        raise ConfigError("invalid config: the file must hold a mapping of sections at its top level")
+    try:
+        return Config.model_validate(data)
+    except ValidationError as exc:
+        raise ConfigError(_format_errors(exc)) from None
+
+
+def read_yaml_mapping(path: str | Path, error: type[InputError] = ConfigError) -> dict[str, Any]:
+    """A YAML file holding a mapping (empty file: ``{}``); ``error`` names the file otherwise."""
+    path = Path(path)
+    if not path.is_file():
+        raise error(f"config file {str(path)!r} does not exist")
+    try:
+        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+    except UnicodeDecodeError:
+        raise error(f"config file {str(path)!r} is not UTF-8 text") from None
+    except yaml.YAMLError as exc:
+        raise error(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+    if not isinstance(data, dict):
+        raise error(f"config file {str(path)!r}: the file must hold a mapping of sections at its top level")
+    return data
+
+
+def load_raw(path: str | Path, overrides: list[str] | None = None) -> dict[str, Any]:
+    """The config file as a mapping with the dotted ``overrides`` applied (not validated)."""
+    data = copy.deepcopy(read_yaml_mapping(path))
+    for item in overrides or []:
+        key, value = parse_override(item)
+        set_dotted(data, key, value)
+    return data

@@ -1,0 +1,107 @@
+"""Tiny causal LMs built from a ``transformers`` config, and safe checkpoint loading.
+
+The tiny models are ordinary Qwen2 (or Llama) models with small dimensions, saved
+as normal HF checkpoints (config.json + model.safetensors + tokenizer files), so
+TRL, vLLM and ``AutoModelForCausalLM.from_pretrained`` take them as they take Qwen.
+Any local HF checkpoint directory can stand in for them.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Any
+
+from rl_lab.core.checkpoints import validate_checkpoint
+from rl_lab.core.errors import CheckpointError
+
+# hidden size, layers, attention heads, key/value heads, MLP width
+PRESETS: dict[str, dict[str, int]] = {
+    "tiny": dict(hidden_size=128, num_hidden_layers=4, num_attention_heads=4, num_key_value_heads=2, intermediate_size=512),
+    "small": dict(hidden_size=256, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=4, intermediate_size=1024),
+    "medium": dict(hidden_size=512, num_hidden_layers=8, num_attention_heads=8, num_key_value_heads=4, intermediate_size=2048),
+}
+# A Qwen2-0.5B-shaped config (random weights, no download) for GPU throughput checks.
+QWEN2_0_5B_SHAPE = dict(
+    hidden_size=896, num_hidden_layers=24, num_attention_heads=14, num_key_value_heads=2,
+    intermediate_size=4864, vocab_size=151936, tie_word_embeddings=True, rope_theta=1_000_000.0,
+)
+
+
+def build_config(preset: str, vocab_size: int, architecture: str = "qwen2", max_positions: int = 512, **extra: Any):
+    from transformers import LlamaConfig, Qwen2Config
+
+    dims = dict(PRESETS[preset])
+    cls = {"qwen2": Qwen2Config, "llama": LlamaConfig}[architecture]
+    return cls(
+        vocab_size=vocab_size, max_position_embeddings=max_positions, tie_word_embeddings=True,
+        rms_norm_eps=1e-6, **dims, **extra,
+    )
+
+
+def build_model(preset: str, tokenizer, architecture: str = "qwen2", seed: int = 0, max_positions: int = 512):
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    config = build_config(
+        preset, len(tokenizer), architecture, max_positions,
+        pad_token_id=tokenizer.pad_token_id, bos_token_id=tokenizer.bos_token_id, eos_token_id=tokenizer.eos_token_id,
+    )
+    torch.manual_seed(seed)
+    return AutoModelForCausalLM.from_config(config)
+
+
+def count_parameters(model) -> int:
+    return sum(p.numel() for p in model.parameters())
+
+
+def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
+    """Load a validated checkpoint with safetensors only (never a pickle)."""
+    import torch
+    from transformers import AutoModelForCausalLM
+
+    path = validate_checkpoint(path)
+    try:
+        model = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=getattr(torch, dtype), use_safetensors=True
+        )
+    except Exception as exc:  # a header can be fine while the weights do not fit the config
+        raise CheckpointError(f"checkpoint {str(path)!r} could not be loaded: {exc}") from exc
+    return model.to(device)
+
+
+def load_model_and_tokenizer(path: str | Path, dtype: str = "float32", device: str = "cpu"):
+    from rl_lab.core.tokenizer import load_tokenizer
+
+    model = load_model(path, dtype, device)
+    try:
+        tokenizer = load_tokenizer(path)
+    except Exception as exc:
+        raise CheckpointError(f"checkpoint {str(path)!r} has no usable tokenizer files: {exc}") from exc
+    return model, tokenizer
+
+
+def save_checkpoint(model, tokenizer, path: str | Path, extra_files: dict[str, Any] | None = None) -> Path:
+    """Write an HF checkpoint (safetensors) atomically: into a temp dir, then rename."""
+    import os
+    import shutil
+
+    from rl_lab.core.io import atomic_write_json
+
+    path = Path(path)
+    tmp = path.with_name(f".{path.name}.tmp")
+    if tmp.exists():
+        shutil.rmtree(tmp)
+    model.save_pretrained(str(tmp), safe_serialization=True)
+    tokenizer.save_pretrained(str(tmp))
+    for name, obj in (extra_files or {}).items():
+        atomic_write_json(tmp / name, obj)
+    if path.exists():
+        old = path.with_name(f".{path.name}.old")
+        if old.exists():
+            shutil.rmtree(old)
+        os.replace(path, old)
+        os.replace(tmp, path)
+        shutil.rmtree(old)
+    else:
+        os.replace(tmp, path)
+    return path
