@@ -19,9 +19,10 @@ import time
 from pathlib import Path
 from typing import Any
 
-from rl_lab.core import rundir
+from rl_lab.core import rundir, seeds
 from rl_lab.core.errors import RunDirError
 from rl_lab.core.rundir import Resolved, RunDir
+from rl_lab.environments.scoring import solved
 
 
 def _fail(message: str) -> int:
@@ -117,7 +118,6 @@ def run_formats(args: argparse.Namespace) -> int:
 
 
 # =========================================================================== pass@k
-PASSK_SEED_OFFSET = 40_000
 
 
 def add_arguments_passk(parser: argparse.ArgumentParser) -> None:
@@ -230,7 +230,7 @@ def run_passk(args: argparse.Namespace) -> int:
             return _fail(f"--families {unknown}: not in the config's environments.families; allowed: {names}")
         specs = [s for s in specs if s.name in args.families]
     per_level = args.problems_per_level or cfg.analysis.passk_problems_per_level
-    seed = PASSK_SEED_OFFSET + cfg.seed
+    seed = seeds.stream(seeds.PASSK, cfg.seed)
     problems = build_problem_set(specs, per_level, seed=seed)
     prompts = list(problems["prompt"])
     max_new = args.max_new_tokens or cfg.train.max_completion_length
@@ -245,7 +245,7 @@ def run_passk(args: argparse.Namespace) -> int:
         timings[label] = time.perf_counter() - start
         records = []
         for problem, outs in zip(problems, samples, strict=True):
-            c = sum(verify_completion(problem, o) >= 1.0 - 1e-6 for o in outs)
+            c = sum(solved(verify_completion(problem, o)) for o in outs)
             records.append({"family": problem["family"], "difficulty": int(problem["difficulty"]), "n": len(outs),
                             "c": int(c), "prompt": problem["prompt"]})
         results[label] = {"checkpoint": str(path), **passk.summarise(records, ks), "per_problem": records,
@@ -325,7 +325,7 @@ def contamination_for_run(run: RunDir, args: argparse.Namespace) -> dict[str, An
     if 0 not in ckpts:
         raise RunDirError(f"run {str(run.path)!r} has no checkpoints/step_0 (the base) to compare with")
     per_level = getattr(args, "problems_per_level", None) or cfg.analysis.probe_problems_per_level
-    seed = contamination.PROBE_SEED_OFFSET + cfg.seed
+    seed = seeds.stream(seeds.PROBES, cfg.seed)
     problems = build_problem_set(contamination.probe_specs(cells), per_level, seed=seed)
     temperature = getattr(args, "temperature", 0.0) or 0.0
     fraction = getattr(args, "length_fraction", 0.5) or 0.5
@@ -460,7 +460,7 @@ def drift_for_run(run: RunDir, args: argparse.Namespace) -> dict[str, Any]:
     n_prompts = getattr(args, "prompts", None) or cfg.analysis.drift_prompts
     per_prompt = getattr(args, "samples_per_prompt", None) or cfg.analysis.drift_samples_per_prompt
     batch = getattr(args, "batch_size", None) or 64
-    seed = drift.DRIFT_SEED_OFFSET + cfg.seed
+    seed = seeds.stream(seeds.DRIFT, cfg.seed)
     max_new = cfg.train.max_completion_length
     prompts = drift.drift_prompts(cfg, n_prompts)
     base, tokenizer = load_model_and_tokenizer(ckpts[0])

@@ -13,7 +13,7 @@ Probe rule (what counts as a *prior skill* for a run):
 Decoding: greedy by default, so a probe's answer at a checkpoint is deterministic (no seed
 variance to mistake for contamination at 32 problems per level); ``--temperature`` > 0 samples
 with a fixed seed instead.  Probe problems come from ``build_problem_set`` with seed
-``20_000 + cfg.seed``, a stream distinct from training (seed) and eval (10_000 + seed).
+``rl_lab.core.seeds.PROBES + cfg.seed``, a stream distinct from training, eval and drift.
 """
 
 from __future__ import annotations
@@ -27,8 +27,7 @@ from typing import Any
 from rl_lab.analysis import shortcuts
 from rl_lab.analysis.stats import spread
 from rl_lab.environments.config_checks import spec_levels
-
-PROBE_SEED_OFFSET = 20_000
+from rl_lab.environments.scoring import solved
 
 
 # --------------------------------------------------------------------------- probe selection (pure)
@@ -171,7 +170,7 @@ def evaluate_checkpoint(model_dir: Path, problems, temperature: float, max_new_t
         rows.append({
             "family": problem["family"], "difficulty": int(problem["difficulty"]), "prompt": problem["prompt"],
             "answer": problem["answer"], "completion": completion,
-            "correct": float(verify_completion(problem, completion) >= 1.0 - 1e-6),
+            "correct": float(solved(verify_completion(problem, completion))),
         })
     for r in rows:
         r["cell"] = cell_key(r)

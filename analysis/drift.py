@@ -13,7 +13,7 @@ Both are reported per token (total KL / completion tokens) and per sequence (mea
 sequences of the summed KL).  Samples are drawn at temperature 1, top-p 1, so the averages
 are expectations under the models' own distributions.  Held-out prompts: the trained
 families at the levels the curriculum draws, from ``build_problem_set`` with seed
-``30_000 + cfg.seed`` (a stream distinct from training, eval and probes).
+``rl_lab.core.seeds.DRIFT + cfg.seed`` (a stream distinct from training, eval and probes).
 """
 
 from __future__ import annotations
@@ -21,9 +21,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rl_lab.core import seeds
 from rl_lab.environments.config_checks import spec_levels
-
-DRIFT_SEED_OFFSET = 30_000
 
 
 def token_kl(logp_p, logp_q):
@@ -129,7 +128,7 @@ def drift_prompts(cfg, count: int | None = None) -> list[str]:
         if levels:
             specs.append(FamilySpec(name=s.name, role=s.role, levels=levels, params=s.params))
     cells = sum(len(s.levels) for s in specs)
-    problems = build_problem_set(specs, max(1, math.ceil(count / cells)), seed=DRIFT_SEED_OFFSET + cfg.seed)
+    problems = build_problem_set(specs, max(1, math.ceil(count / cells)), seed=seeds.stream(seeds.DRIFT, cfg.seed))
     prompts = list(problems["prompt"])
-    random.Random(DRIFT_SEED_OFFSET + cfg.seed).shuffle(prompts)
+    random.Random(seeds.stream(seeds.DRIFT, cfg.seed)).shuffle(prompts)
     return prompts[:count]

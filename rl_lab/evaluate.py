@@ -12,6 +12,7 @@ from collections import Counter, defaultdict
 from pathlib import Path
 from typing import Any
 
+from rl_lab.core import seeds
 from rl_lab.core.config import Config
 from rl_lab.core.io import atomic_write_json, atomic_write_text
 from rl_lab.environments.formats import ALL_LABELS, FORMATS, parse
@@ -21,7 +22,7 @@ def eval_problem_set(cfg: Config):
     from rl_lab.environments.problem_sets import build_problem_set
 
     # A seed stream of its own, so evaluation problems are drawn independently of the corpus.
-    return build_problem_set(cfg.environments.families, cfg.eval.problems_per_level, seed=10_000 + cfg.seed)
+    return build_problem_set(cfg.environments.families, cfg.eval.problems_per_level, seed=seeds.stream(seeds.EVAL, cfg.seed))
 
 
 def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:

@@ -19,11 +19,11 @@ import pytest
 from behaviour_fixtures import config_dict, rollout_rows, write_run, write_sweep
 
 from rl_lab import report
-from rl_lab.report import findings as report_findings
 from rl_lab.analysis import format_collapse, passk
 from rl_lab.cli import main as rl_lab
 from rl_lab.core.io import atomic_write_yaml
 from rl_lab.environments.formats import render
+from rl_lab.report import findings as report_findings
 
 STEPS = (1, 2, 3, 4, 5, 6, 7, 8)
 LAST = STEPS[-1]

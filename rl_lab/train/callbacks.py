@@ -15,6 +15,7 @@ from typing import Any
 
 from transformers import TrainerCallback
 
+from rl_lab.core import seeds
 from rl_lab.core.io import append_jsonl, atomic_write_json, atomic_write_jsonl
 from rl_lab.core.rundir import CURRICULUM_STATE, RunDir
 from rl_lab.train.rewards import RolloutBuffer
@@ -75,7 +76,7 @@ class RunRecorder(TrainerCallback):
             return
         row = {"step": step, **clean_logs(logs)}
         if self.rollouts_per_step > 0:
-            sample = self.buffer.take_sample(self.rollouts_per_step, seed=self.seed * 1_000_003 + step)
+            sample = self.buffer.take_sample(self.rollouts_per_step, seed=self.seed * seeds.ROLLOUT_SAMPLE + step)
             atomic_write_jsonl(self.run.rollout_file(step), [{**r, "step": step} for r in sample])
         else:
             self.buffer.take_sample(0, 0)

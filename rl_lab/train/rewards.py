@@ -17,9 +17,9 @@ from collections.abc import Callable, Sequence
 from typing import Any
 
 from rl_lab.environments.formats import ALL_LABELS, OTHER, classify_format
+from rl_lab.environments.scoring import solved
 
 log = logging.getLogger(__name__)
-PASS_THRESHOLD = 1.0 - 1e-6  # a verifier reward of 1 means solved
 
 
 # --------------------------------------------------------------------------- pure metrics
@@ -28,13 +28,13 @@ def batch_metrics(levels: Sequence[int], rewards: Sequence[float], formats: Sequ
     n = len(rewards)
     if n == 0:
         return {}
-    out: dict[str, float] = {"accuracy": sum(r >= PASS_THRESHOLD for r in rewards) / n}
+    out: dict[str, float] = {"accuracy": sum(solved(r) for r in rewards) / n}
     by_level: dict[int, list[float]] = defaultdict(list)
     for lv, r in zip(levels, rewards, strict=True):
         by_level[int(lv)].append(r)
     for lv in sorted(by_level):
         vals = by_level[lv]
-        out[f"accuracy/level_{lv}"] = sum(v >= PASS_THRESHOLD for v in vals) / len(vals)
+        out[f"accuracy/level_{lv}"] = sum(solved(v) for v in vals) / len(vals)
         out[f"curriculum/share_level_{lv}"] = len(vals) / n
     counts = Counter(formats)
     for label in ALL_LABELS:
@@ -165,9 +165,13 @@ def format_reward(prompts: list[str], completions: list[str], **_: Any) -> list[
 format_reward.__name__ = "format"
 
 
+def reward_weights(format_weight: float) -> list[float]:
+    """TRL ``reward_weights``: the verifier, then the format reward when it is on."""
+    return [1.0, float(format_weight)] if format_weight > 0 else [1.0]
+
+
 def reward_functions(verifier: VerifierReward, format_weight: float) -> tuple[list[Callable], list[float]]:
     """The reward functions and TRL ``reward_weights`` for a config."""
-    if format_weight > 0:
-        return [verifier, format_reward], [1.0, float(format_weight)]
-    return [verifier], [1.0]
+    funcs: list[Callable] = [verifier, format_reward] if format_weight > 0 else [verifier]
+    return funcs, reward_weights(format_weight)
 

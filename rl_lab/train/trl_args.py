@@ -8,6 +8,7 @@ from typing import Any
 
 from rl_lab.core.config import Config
 from rl_lab.core.errors import ConfigError
+from rl_lab.train.rewards import reward_weights
 
 
 def grpo_config_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
@@ -38,7 +39,7 @@ def grpo_config_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
         scale_rewards=t.scale_rewards,
         mask_truncated_completions=t.mask_truncated_completions,
         num_iterations=t.num_iterations,
-        reward_weights=[1.0, float(t.format_reward)] if t.format_reward > 0 else [1.0],
+        reward_weights=reward_weights(t.format_reward),
         logging_steps=t.logging_steps,
         # weights keep cfg.model.dtype; no autocast on top (TRL defaults bf16=True)
         bf16=False,
