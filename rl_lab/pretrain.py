@@ -21,7 +21,7 @@ from typing import Any
 
 from rl_lab.core.config import Config
 from rl_lab.core.errors import ConfigError
-from rl_lab.core.io import append_jsonl, atomic_write_json, atomic_write_yaml
+from rl_lab.core.io import atomic_write_json, atomic_write_yaml
 
 
 def _tokenize(dataset, tokenizer, max_length: int, loss_on: str):
@@ -46,10 +46,9 @@ def _tokenize(dataset, tokenizer, max_length: int, loss_on: str):
 
 def pretrain(cfg: Config, resume: bool = False, force: bool = False) -> dict[str, Any]:
     import torch
-    from torch.utils.tensorboard import SummaryWriter
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
-    from transformers.integrations import TensorBoardCallback
 
+    from rl_lab.core.metrics_log import MetricsLog, scalars
     from rl_lab.core.models import build_model, count_parameters, load_model_and_tokenizer, save_checkpoint
     from rl_lab.core.tokenizer import build_char_tokenizer
     from rl_lab.corpus import build_corpus
@@ -97,19 +96,25 @@ def pretrain(cfg: Config, resume: bool = False, force: bool = False) -> dict[str
     if not resume and metrics_file.exists():
         metrics_file.unlink()
 
-    class MetricsJsonl(TrainerCallback):
-        """Mirror the Trainer's logged scalars into metrics.jsonl (one row per logged step)."""
+    class Metrics(TrainerCallback):
+        """The Trainer's logged scalars into metrics.jsonl and TensorBoard, under the same names."""
 
-        def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+        def __init__(self) -> None:
+            self.log = MetricsLog(metrics_file, out / "tensorboard")
+
+        def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and state.is_world_process_zero:
-                append_jsonl(metrics_file, [{"step": state.global_step, **logs}])
+                self.log.write({"step": state.global_step, **scalars(logs)})
+
+        def on_train_end(self, args, state, control, **kwargs):
+            self.log.close()
 
     trainer = Trainer(
         model=model,
         args=args,
         train_dataset=tokenized,
         data_collator=DataCollatorForSeq2Seq(tokenizer, padding=True, label_pad_token_id=-100),
-        callbacks=[MetricsJsonl(), TensorBoardCallback(SummaryWriter(log_dir=str(out / "tensorboard")))],
+        callbacks=[Metrics()],
     )
     start = time.time()
     last = _last_trainer_checkpoint(out / "trainer_checkpoints") if resume else None

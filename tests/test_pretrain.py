@@ -128,6 +128,20 @@ def test_pretrain_writes_a_complete_base_run(micro_base: Path):
     validate_checkpoint(base / "model")
 
 
+def test_pretrain_tensorboard_tags_equal_metrics_keys(micro_base: Path):
+    """TensorBoard shows the same scalar names as metrics.jsonl (HF's own callback would prefix train/)."""
+    from tensorboard.backend.event_processing.event_accumulator import EventAccumulator
+
+    from rl_lab.core.io import read_jsonl
+
+    base = micro_base / "base"
+    keys = {k for row in read_jsonl(base / "metrics.jsonl") for k in row if k != "step"}
+    events = EventAccumulator(str(base / "tensorboard"))
+    events.Reload()
+    assert "loss" in keys
+    assert set(events.Tags()["scalars"]) == keys
+
+
 def test_eval_reports_cells_and_shares(micro_base: Path, tmp_path: Path):
     from rl_lab.cli import main
 

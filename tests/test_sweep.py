@@ -215,6 +215,12 @@ def test_two_trial_sweep_completes_with_summary(retried_sweep):
     assert trials["debug.fail_at_step-2"]["config_point"] == {"debug.fail_at_step": 2}
 
 
+def test_tune_result_checkpoint_names_the_final_step(retried_sweep):
+    """The trainer logs a step before it saves it: the final checkpoint is reported after the last row."""
+    _code, _cfg, _sweep_dir, summary, _killed = retried_sweep
+    assert [t["tune_checkpoint_step"] for t in summary["trials"]] == [STEPS, STEPS]
+
+
 def test_failed_trial_retries_from_its_checkpoint(retried_sweep):
     _code, _cfg, sweep_dir, summary, _killed = retried_sweep
     trial = next(t for t in summary["trials"] if t["config_point"]["debug.fail_at_step"] == 2)

@@ -2,8 +2,9 @@
 
 Prompts are left-padded and sampled in large batches, each prompt repeated
 ``n`` times inside the batch: on CPU this is where throughput comes from (one
-prompt at a time is ~10-50x slower for tiny models).  vLLM takes over on GPU
-when a config asks for it (``rl_lab.vllm_backend``).
+prompt at a time is ~10-50x slower for tiny models).  On a GPU with vLLM installed,
+TRL's own vLLM integration does the RL rollouts (``rollout.backend: vllm``) and pass@k
+samples through ``vllm.LLM``; this module is the path that works everywhere.
 """
 
 from __future__ import annotations

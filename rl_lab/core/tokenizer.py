@@ -38,10 +38,6 @@ def build_char_tokenizer(alphabet: str = ALPHABET):
     return tokenizer
 
 
-def save_tokenizer(tokenizer, path: str | Path) -> None:
-    tokenizer.save_pretrained(str(path))
-
-
 def load_tokenizer(path: str | Path):
     from transformers import AutoTokenizer
 

@@ -179,6 +179,7 @@ class _TrialName:
 
 def _tune_infos(results: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
     from rl_lab.sweep.grid import point_name
+    from rl_lab.sweep.trial import pointer_step
 
     infos: dict[str, dict[str, Any]] = {}
     if results is None:
@@ -190,6 +191,7 @@ def _tune_infos(results: Any, keys: list[str]) -> dict[str, dict[str, Any]]:
             "trial_id": (result.metrics or {}).get("trial_id"),
             "status": "ERROR" if error is not None else "TERMINATED",
             "error": _short_error(error) if error is not None else None,
+            "checkpoint_step": pointer_step(result.checkpoint),
         }
     return infos
 

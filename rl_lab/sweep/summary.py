@@ -71,6 +71,7 @@ def trial_row(
         "final_accuracy": accuracy,
         "run_dir": str(run_dir),
         "run_status": run.state(),
+        "tune_checkpoint_step": tune_info.get("checkpoint_step"),  # the step Ray Tune's Result.checkpoint names
         "error": error,
     }
 

@@ -87,12 +87,15 @@ def _free_port() -> int:
 
 
 class _TuneReporter:
-    """Forwards metrics rows to ``tune.report``; attaches a pointer checkpoint on new step dirs."""
+    """Forwards metrics rows to ``tune.report``; attaches a pointer checkpoint on new step dirs.
 
-    def __init__(self, run: RunDir) -> None:
+    The HF Trainer logs a step before it saves it, so the last checkpoint appears after the
+    last row: ``finish`` reports it, so that ``Result.checkpoint`` names the final step.
+    """
+
+    def __init__(self, run: RunDir, reported: int = -1) -> None:
         self.run = run
-        steps = list(run.checkpoints())
-        self.last_checkpoint = steps[-1] if steps else -1
+        self.last_checkpoint = reported
 
     def __call__(self, row: dict[str, Any]) -> None:
         from ray import tune
@@ -111,6 +114,13 @@ class _TuneReporter:
             tune.report(metrics, checkpoint=tune.Checkpoint.from_directory(str(tmp)))
         finally:
             shutil.rmtree(tmp, ignore_errors=True)
+
+    def finish(self) -> None:
+        """Report the last metrics row again with the final checkpoint, if it was not reported yet."""
+        steps = list(self.run.checkpoints())
+        row = self.run.last_metrics()
+        if steps and steps[-1] > self.last_checkpoint and row:
+            self(row)
 
 
 def make_trainable(
@@ -140,9 +150,8 @@ def make_trainable(
         if run.finished():
             # Finished before the driver recorded it (e.g. the driver was killed): no rerun.
             _record(run, {**entry, "action": "already_done"})
-            row = run.last_metrics()
-            if row:
-                tune.report(numeric_metrics(row))
+            reported = pointer_step(tune.get_checkpoint())
+            _TuneReporter(run, -1 if reported is None else reported).finish()
             return
         from rl_lab.train.resume import last_resumable
 
@@ -152,14 +161,16 @@ def make_trainable(
         point_from = last_resumable(run) if resume else None
         _record(run, {**entry, "action": "resume" if resume else "start",
                           "from_step": point_from[0] if point_from else 0,
-                          "tune_checkpoint": _pointer_step(tune.get_checkpoint())})
+                          "tune_checkpoint": pointer_step(tune.get_checkpoint())})
         try:
             if gpus_per_trial > 1:
                 _run_accelerate(raw, run_dir, resume, int(gpus_per_trial))
             else:
                 from rl_lab.train import run_training
 
-                run_training(cfg, run_dir=run_dir, resume=resume, reporter=_TuneReporter(run))
+                reporter = _TuneReporter(run, max(run.checkpoints(), default=-1))
+                run_training(cfg, run_dir=run_dir, resume=resume, reporter=reporter)
+                reporter.finish()
         except BaseException as exc:
             _update_last(run, ended=_now(), error=f"{type(exc).__name__}: {exc}"[:2000])
             raise
@@ -168,7 +179,8 @@ def make_trainable(
     return rl_lab_trial
 
 
-def _pointer_step(checkpoint: Any) -> int | None:
+def pointer_step(checkpoint: Any) -> int | None:
+    """The run-dir step a pointer checkpoint names (None: no checkpoint, or not ours)."""
     if checkpoint is None:
         return None
     try:
@@ -187,7 +199,7 @@ def _run_accelerate(raw: dict[str, Any], run_dir: Path, resume: bool, num_gpus: 
     atomic_write_yaml(config_file, raw)
     cmd = accelerate_command(num_gpus, config_file, run_dir, resume, _free_port())
     run = RunDir(run_dir)
-    reporter = _TuneReporter(run)
+    reporter = _TuneReporter(run, max(run.checkpoints(), default=-1))
     seen = max((r.get("step", -1) for r in run.metrics()), default=-1)
     proc = subprocess.Popen(cmd)
     while True:
@@ -201,3 +213,4 @@ def _run_accelerate(raw: dict[str, Any], run_dir: Path, resume: bool, num_gpus: 
         time.sleep(2.0)
     if code != 0:
         raise RuntimeError(f"accelerate launch exited with status {code}: {' '.join(cmd)}")
+    reporter.finish()

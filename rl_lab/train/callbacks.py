@@ -6,7 +6,6 @@ Callbacks, not a forked trainer: everything here hangs off the HF Trainer's
 
 from __future__ import annotations
 
-import math
 import os
 import shutil
 from collections.abc import Callable
@@ -16,24 +15,14 @@ from typing import Any
 from transformers import TrainerCallback
 
 from rl_lab.core import seeds
-from rl_lab.core.io import append_jsonl, atomic_write_json, atomic_write_jsonl
+from rl_lab.core.io import atomic_write_json, atomic_write_jsonl
+from rl_lab.core.metrics_log import MetricsLog, scalars
 from rl_lab.core.rundir import CURRICULUM_STATE, RunDir
 from rl_lab.train.rewards import RolloutBuffer
 
 
 class InjectedFailure(RuntimeError):
     """Raised once by ``debug.fail_at_step`` to test fault tolerance."""
-
-
-def clean_logs(logs: dict[str, Any]) -> dict[str, float]:
-    """Numeric, finite-or-None-free scalars of a Trainer log row."""
-    out = {}
-    for key, value in logs.items():
-        if isinstance(value, bool) or value is None:
-            continue
-        if isinstance(value, int | float) and math.isfinite(value):
-            out[key] = float(value)
-    return out
 
 
 class RunRecorder(TrainerCallback):
@@ -52,40 +41,33 @@ class RunRecorder(TrainerCallback):
         self.last_logged = start_step
         self.start_step = start_step
         self.resumed = resumed
-        self.writer = None
+        self.log: MetricsLog | None = None
         self.last_row: dict[str, Any] = {}
         self.summary: dict[str, float] = {}
 
     def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
-        from torch.utils.tensorboard import SummaryWriter
-
         # purge_step: TensorBoard drops events of an interrupted attempt past the resume point
-        self.writer = SummaryWriter(
-            log_dir=str(self.run.tensorboard_dir), purge_step=self.start_step + 1 if self.resumed else None
-        )
+        self.log = MetricsLog(self.run.metrics_file, self.run.tensorboard_dir,
+                              purge_step=self.start_step + 1 if self.resumed else None)
         self.run.write_status("running", state.global_step, self.total_steps)
 
     def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
         if not logs or not state.is_world_process_zero:
             return
         if "train_runtime" in logs:  # the Trainer's end-of-run summary, not a step
-            self.summary = clean_logs(logs)
+            self.summary = scalars(logs)
             return
         step = int(state.global_step)
         if step <= self.last_logged:
             return
-        row = {"step": step, **clean_logs(logs)}
+        row = {"step": step, **scalars(logs)}
         if self.rollouts_per_step > 0:
             sample = self.buffer.take_sample(self.rollouts_per_step, seed=self.seed * seeds.ROLLOUT_SAMPLE + step)
             atomic_write_jsonl(self.run.rollout_file(step), [{**r, "step": step} for r in sample])
         else:
             self.buffer.take_sample(0, 0)
-        append_jsonl(self.run.metrics_file, [row])
-        if self.writer is not None:
-            for key, value in row.items():
-                if key != "step":
-                    self.writer.add_scalar(key, value, global_step=step)
-            self.writer.flush()
+        if self.log is not None:
+            self.log.write(row)
         self.last_logged = step
         self.last_row = row
         self.run.write_status("running", step, self.total_steps)
@@ -93,9 +75,9 @@ class RunRecorder(TrainerCallback):
             self.reporter(dict(row))
 
     def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
-        if self.writer is not None:
-            self.writer.close()
-            self.writer = None
+        if self.log is not None:
+            self.log.close()
+            self.log = None
 
 
 def write_bf16_copy(model, tokenizer, dest: Path) -> Path:
