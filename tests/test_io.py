@@ -69,3 +69,18 @@ def test_read_json_names_the_file(tmp_path):
     path.write_bytes(b"\x00\x01binary")
     with pytest.raises(InputError, match="config.json"):
         read_json(path)
+
+
+def test_checkpoints_get_the_umask_mode_too(tmp_path):
+    """safetensors writes 0600 files; a saved checkpoint is readable by the group like every other output."""
+    from rl_lab.core.models import build_model, save_checkpoint
+    from rl_lab.core.tokenizer import build_char_tokenizer
+
+    tok = build_char_tokenizer()
+    old = os.umask(0o022)
+    try:
+        path = save_checkpoint(build_model("tiny", tok), tok, tmp_path / "ckpt")
+    finally:
+        os.umask(old)
+    modes = {p.name: stat.S_IMODE(p.stat().st_mode) for p in path.iterdir()}
+    assert "model.safetensors" in modes and set(modes.values()) == {0o644}, modes

@@ -29,6 +29,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str, str]] = {
     ),
     ("analyze", "drift"): ("rl_lab.analysis.behaviour_cli", "add_arguments_drift", "run_drift", "KL drift from the base model"),
     ("report",): ("rl_lab.cli.report", "add_arguments", "run", "one self-contained HTML report of a run or sweep"),
+    ("model", "import"): ("rl_lab.cli.model", "add_arguments", "run", "a GGUF file as a safetensors HF checkpoint"),
 }
 
 

@@ -56,6 +56,15 @@ def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
     return path
 
 
+def apply_umask_mode(folder: str | os.PathLike[str]) -> None:
+    """Give every file under ``folder`` the mode the umask gives (libraries such as safetensors
+    write 0600 files; checkpoints on shared storage must be readable by colleagues)."""
+    mode = 0o666 & ~_umask()
+    for path in Path(folder).rglob("*"):
+        if path.is_file() and not path.is_symlink():
+            os.chmod(path, mode)
+
+
 def atomic_write_text(path: str | os.PathLike[str], text: str) -> Path:
     return atomic_write_bytes(path, text.encode("utf-8"))
 

@@ -85,7 +85,7 @@ def save_checkpoint(model, tokenizer, path: str | Path, extra_files: dict[str, A
     import os
     import shutil
 
-    from rl_lab.core.io import atomic_write_json
+    from rl_lab.core.io import apply_umask_mode, atomic_write_json
 
     path = Path(path)
     tmp = path.with_name(f".{path.name}.tmp")
@@ -95,6 +95,7 @@ def save_checkpoint(model, tokenizer, path: str | Path, extra_files: dict[str, A
     tokenizer.save_pretrained(str(tmp))
     for name, obj in (extra_files or {}).items():
         atomic_write_json(tmp / name, obj)
+    apply_umask_mode(tmp)
     if path.exists():
         old = path.with_name(f".{path.name}.old")
         if old.exists():

@@ -15,7 +15,7 @@ from typing import Any
 from transformers import TrainerCallback
 
 from rl_lab.core import seeds
-from rl_lab.core.io import atomic_write_json, atomic_write_jsonl
+from rl_lab.core.io import apply_umask_mode, atomic_write_json, atomic_write_jsonl
 from rl_lab.core.metrics_log import MetricsLog, scalars
 from rl_lab.core.rundir import CURRICULUM_STATE, RunDir
 from rl_lab.train.rewards import RolloutBuffer
@@ -142,6 +142,7 @@ class CheckpointCallback(TrainerCallback):
         (src / "training_args.bin").unlink(missing_ok=True)  # a pickle nobody needs: config.yaml has the config
         if self.bf16_copy and self.model is not None:
             write_bf16_copy(self.model, self.tokenizer, src / "bf16")
+        apply_umask_mode(src)
         dest = self.run.checkpoint_dir(step)
         dest.parent.mkdir(parents=True, exist_ok=True)
         if dest.exists():
