@@ -11,6 +11,7 @@ from typing import Any
 from rl_lab.core.config import Config, load_raw, validate_schema
 from rl_lab.core.errors import ConfigError
 from rl_lab.environments.config_checks import check_config, family_errors
+from rl_lab.train.trl_args import check_trl_options
 
 
 def validate_config(data: Any) -> Config:
@@ -25,7 +26,9 @@ def validate_config(data: Any) -> Config:
             raise ConfigError("invalid config:\n" + "\n".join(f"  {e}" for e in unknown) + "\n"
                               + str(exc).removeprefix("invalid config:\n")) from None
         raise
-    return check_config(cfg)
+    check_config(cfg)
+    check_trl_options(cfg)
+    return cfg
 
 
 def load_config(path: str | Path, overrides: list[str] | None = None) -> Config:

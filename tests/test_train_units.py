@@ -27,6 +27,65 @@ def config(**sections):
 
 
 # --------------------------------------------------------------------------- GRPOConfig mapping
+TRL_PASSTHROUGH = {"top_entropy_quantile": 0.2, "importance_sampling_level": "sequence", "delta": 1.5,
+                   "steps_per_generation": 2, "vllm_importance_sampling_correction": False, "max_grad_norm": 0.5,
+                   "lr_scheduler_type": "constant", "disable_dropout": True}
+
+
+def test_any_grpo_config_field_passes_through_train_trl(tmp_path):
+    from trl import GRPOConfig
+
+    cfg = config(train={"trl": TRL_PASSTHROUGH, "batch_size": 8, "num_generations": 4})
+    args = GRPOConfig(**trl_args.grpo_config_kwargs(cfg, tmp_path / "run"))
+    for key, value in TRL_PASSTHROUGH.items():
+        got = getattr(args, key)
+        assert (got.value if hasattr(got, "value") else got) == value, key
+
+
+BAD_TRL = [
+    ({"top_entropy_quantil": 0.2}, "did you mean top_entropy_quantile"),
+    ({"logging_dir": "x"}, "train.trl.logging_dir: not a field of trl.GRPOConfig"),
+    ({"learning_rate": 1e-3}, "set train.learning_rate instead"),
+    ({"output_dir": "/tmp/x"}, "rl_lab sets it itself"),
+    ({"remove_unused_columns": True}, "train.trl.remove_unused_columns: rl_lab owns"),
+    ({"delta": "big"}, "train.trl.delta: 'big' does not fit"),
+    ({"importance_sampling_level": "tokens"}, "is not one of ['token', 'sequence']"),
+]
+
+
+@pytest.mark.parametrize(("trl", "message"), BAD_TRL, ids=[next(iter(t)) for t, _ in BAD_TRL])
+def test_bad_trl_options_are_config_errors(trl, message):
+    with pytest.raises(ConfigError) as info:
+        config(train={"trl": trl})
+    assert message in str(info.value)
+
+
+def test_bad_trl_option_exits_2_before_writing(tmp_path, capsys):
+    from pathlib import Path
+
+    from rl_lab.cli import main
+
+    quickstart = Path(__file__).resolve().parents[1] / "configs" / "quickstart.yaml"
+    out = tmp_path / "run"
+    assert main(["train", str(quickstart), f"output_dir={out}", "train.trl={betta: 0.1}"]) == 2
+    assert "did you mean beta" in capsys.readouterr().err
+    assert not out.exists()
+
+
+def test_report_to_needs_the_tracker_installed_and_goes_to_trl(tmp_path, monkeypatch):
+    import importlib.util
+
+    real = importlib.util.find_spec
+    monkeypatch.setattr(importlib.util, "find_spec", lambda name, *a: None if name == "wandb" else real(name, *a))
+    with pytest.raises(ConfigError, match="pip install wandb"):
+        config(train={"report_to": ["wandb"]})
+    cfg = config(train={"report_to": ["tensorboard"]})
+    kwargs = trl_args.grpo_config_kwargs(cfg, tmp_path / "run")
+    assert kwargs["report_to"] == ["tensorboard"]
+    env = trl_args.tracker_environment(cfg, tmp_path / "run")
+    assert env["TENSORBOARD_LOGGING_DIR"] == str(tmp_path / "run" / "trackers" / "tensorboard")
+
+
 NON_DEFAULT_TRAIN = dict(
     loss_type="dr_grpo", beta=0.04, num_generations=4, batch_size=8, temperature=0.7, top_p=0.9, epsilon=0.3,
     epsilon_high=0.28, scale_rewards="batch", mask_truncated_completions=True, num_iterations=2,

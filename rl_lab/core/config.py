@@ -162,6 +162,16 @@ class TrainConfig(Strict):
     save_every: int = Field(0, ge=0, description="also checkpoint every N steps, for resume (0: off)")
     save_bf16_copy: bool = Field(False, description="also write a bf16 cast of each checkpoint")
     problems: int = Field(4096, ge=1, description="size of the generated training problem pool")
+    trl: dict[str, Any] = Field(
+        default_factory=dict,
+        description="any other trl.GRPOConfig field, passed through as is (checked against TRL's dataclass; "
+                    "fields rl_lab sets itself are refused with the rl_lab key to use instead)",
+    )
+    report_to: list[Literal["tensorboard", "trackio", "wandb"]] = Field(
+        default_factory=list,
+        description="TRL/transformers trackers, beside rl_lab's own metrics.jsonl and tensorboard/ (wandb runs "
+                    "offline unless WANDB_MODE is set; trackio logs locally)",
+    )
 
     @model_validator(mode="after")
     def _consistent(self) -> TrainConfig:

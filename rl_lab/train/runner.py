@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+import os
 import shutil
 import time
 from collections.abc import Callable
@@ -48,7 +49,7 @@ def run_training(
     from rl_lab.core.checkpoints import validate_checkpoint
     from rl_lab.core.models import load_model_and_tokenizer
     from rl_lab.train.curriculum import build_curriculum
-    from rl_lab.train.trl_args import check_rollout_backend, grpo_config_kwargs
+    from rl_lab.train.trl_args import check_rollout_backend, grpo_config_kwargs, tracker_environment
 
     run_dir = Path(run_dir or cfg.train_dir)
     run = RunDir(run_dir)
@@ -76,6 +77,7 @@ def run_training(
     from rl_lab.train.rewards import RolloutBuffer, VerifierReward, reward_functions
     from rl_lab.train.trainer import CurriculumGRPOTrainer
 
+    os.environ.update(tracker_environment(cfg, run_dir))  # read by the trackers when the trainer starts them
     args = GRPOConfig(**grpo_config_kwargs(cfg, run_dir))
 
     # ---- writes start here
