@@ -114,6 +114,16 @@ def test_run_directory_contract(finished, micro_model):
     assert [e.step for e in events.Scalars("reward")] == [1, 2, 3, 4]
 
 
+def test_group_update_shares_are_logged_every_step(finished):
+    """groups/*: share of groups with one success and of the update from them (rl_lab.train.group_stats)."""
+    run, _final, _reported = finished
+    for row in read_jsonl(run / "metrics.jsonl"):
+        for key in ("groups/one_success_share", "groups/one_success_update_share", "groups/zero_variance_share"):
+            assert 0.0 <= row[key] <= 1.0, key
+        # zero variance in correctness (TRL's frac_reward_zero_std is about the total reward, format reward included)
+        assert row["groups/one_success_share"] + row["groups/zero_variance_share"] <= 1.0 + 1e-9
+
+
 def test_injected_failure_then_resume_matches_the_uninterrupted_run(finished, micro_model, tmp_path):
     from rl_lab.train import run_training
     from rl_lab.train.callbacks import InjectedFailure

@@ -229,3 +229,36 @@ def test_rng_state_round_trip(tmp_path):
     random.random(), np.random.rand(), torch.rand(5)  # move every generator on
     assert state_io.load_rng(tmp_path)
     assert (random.random(), float(np.random.rand()), float(torch.rand(1))) == first
+
+
+# --------------------------------------------------------------------------- one-success groups
+def test_group_update_shares_known_answer():
+    from rl_lab.train.group_stats import group_update_shares, lone_success_advantage
+
+    g = 4
+    a1 = lone_success_advantage(g)  # (G-1)/sqrt(G) = 1.5 at G = 4
+    assert a1 == pytest.approx(1.5)
+    others = -a1 / (g - 1)
+    # group 1: one success; group 2: two successes (+-0.866 each); group 3: all fail (zero variance)
+    advantages = [a1, others, others, others, 0.866, 0.866, -0.866, -0.866, 0, 0, 0, 0]
+    rewards = [1, 0, 0, 0, 1, 1, 0, 0, 0, 0, 0, 0]
+    tokens = [10] * 12
+    out = group_update_shares(advantages, tokens, rewards, g)
+    assert out["groups/one_success_share"] == pytest.approx(1 / 3)
+    assert out["groups/zero_variance_share"] == pytest.approx(1 / 3)
+    one = 10 * (a1 + 3 * abs(others))
+    assert out["groups/one_success_update_share"] == pytest.approx(one / (one + 10 * 4 * 0.866))
+    assert group_update_shares(advantages[:5], tokens[:5], rewards[:5], g) == {}  # not whole groups
+
+
+def test_lone_success_advantage_matches_trl_bessel_normalisation():
+    """TRL divides by the Bessel-corrected group std (trl.trainer.utils nanstd): recompute it with torch."""
+    import torch
+
+    from rl_lab.train.group_stats import lone_success_advantage
+
+    for g in (2, 4, 8, 16):
+        r = torch.zeros(g)
+        r[0] = 1.0
+        adv = (r - r.mean()) / r.std(unbiased=True)
+        assert float(adv[0]) == pytest.approx(lone_success_advantage(g), rel=1e-6)

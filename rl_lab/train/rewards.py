@@ -108,6 +108,7 @@ class VerifierReward:
         self.buffer = buffer
         self.format_weight = format_weight
         self.record = record
+        self.last_rewards: list[float] = []  # of the latest call, in TRL's (sampler) order
 
     def __call__(self, prompts: list[str], completions: list[str], **columns: Any) -> list[float]:
         n = len(completions)
@@ -126,6 +127,7 @@ class VerifierReward:
             value, raised = safe_verify(self.verify, fields, completion)
             rewards.append(value)
             errors += raised
+        self.last_rewards = list(rewards)
         if not self.record:
             return rewards
 

@@ -103,7 +103,7 @@ def run_training(
     ]
     trainer = CurriculumGRPOTrainer(
         model=model, reward_funcs=funcs, args=args, train_dataset=pool, processing_class=tokenizer,
-        callbacks=callbacks, curriculum=curriculum,
+        callbacks=callbacks, curriculum=curriculum, verifier=verifier,
     )
     t0 = time.time()
     try:

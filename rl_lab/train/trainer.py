@@ -22,12 +22,26 @@ from trl import GRPOTrainer
 
 from rl_lab.train import state_io
 from rl_lab.train.curriculum import Curriculum, CurriculumSampler
+from rl_lab.train.group_stats import group_update_shares
 
 
 class CurriculumGRPOTrainer(GRPOTrainer):
-    def __init__(self, *args, curriculum: Curriculum, **kwargs):
+    def __init__(self, *args, curriculum: Curriculum, verifier=None, **kwargs):
         self.curriculum = curriculum
+        self.verifier = verifier  # rl_lab.train.rewards.VerifierReward: its last rewards feed group_stats
         super().__init__(*args, **kwargs)
+
+    def _generate_and_score_completions(self, inputs):
+        """TRL's generation and advantages, plus the share of the update from one-success groups
+        (metrics ``groups/*``, averaged over the logging window like TRL's own)."""
+        out = super()._generate_and_score_completions(inputs)
+        if self.model.training and self.verifier is not None and self.args.world_size == 1:
+            stats = group_update_shares(out["advantages"].detach().float().tolist(),
+                                        out["completion_mask"].sum(1).float().tolist(),
+                                        self.verifier.last_rewards, self.num_generations)
+            for key, value in stats.items():
+                self._metrics["train"][key].append(value)
+        return out
 
     def _get_train_sampler(self, dataset=None) -> CurriculumSampler:
         a = self.args
