@@ -5,7 +5,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from rl_lab.analysis.intervals import Estimate, binomial, describe, paired_difference, seeds_bootstrap, verdict
+from rl_lab.analysis.intervals import (
+    Estimate,
+    binomial,
+    describe,
+    paired_difference,
+    seeds_bootstrap,
+    verdict,
+)
 
 
 def test_binomial_matches_the_clopper_pearson_table():
