@@ -2,8 +2,10 @@
 
 A family knows nothing about training: it generates problems at an integer
 difficulty level from a seeded ``random.Random``, renders a completion in any
-answer format (for the pretraining corpus), and verifies a completion with an
-exact check that returns a reward in [0, 1] and never raises.
+answer format (for the pretraining corpus), and verifies a completion in a scoring
+mode (``environments.scoring``: ``exact`` by default, ``math`` for real models' outputs)
+with a check that returns a reward in [0, 1] and never raises. ``read`` says which answer
+the verifier took from a completion (for shortcut detectors and debugging).
 """
 
 from __future__ import annotations
@@ -16,6 +18,10 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from rl_lab.environments import formats
+from rl_lab.environments.answers import FORMAT, NOTHING, Reading
+from rl_lab.environments.math_scoring import math_score
+from rl_lab.environments.math_scoring import read as math_read
+from rl_lab.environments.scoring import EXACT, LIBRARY, MATH, scoring_of
 
 
 @dataclass(frozen=True)
@@ -34,11 +40,12 @@ class Problem:
 
 
 class Family(ABC):
-    """A procedural problem family with a difficulty knob and an exact verifier."""
+    """A procedural problem family with a difficulty knob and verifiers that never raise."""
 
     name: str
     levels: tuple[int, ...]  # the valid difficulty levels, easiest first
     level_meaning: str  # one line: what the difficulty integer controls
+    scorings: tuple[str, ...] = (EXACT, MATH)  # the scoring modes this family supports
 
     @abstractmethod
     def generate(self, difficulty: int, rng: random.Random) -> Problem:
@@ -60,15 +67,55 @@ class Family(ABC):
         """Exact comparison; integer families compare integer values."""
         return predicted.strip() == expected.strip()
 
+    # ------------------------------------------------------------------ scoring
     def verify(self, completion: object, answer: str, metadata: dict[str, Any] | None = None) -> float:
-        """Reward in [0, 1]: 1 when the completion's answer is exactly right. Never raises."""
+        """Reward in [0, 1] in the scoring mode ``metadata['scoring']`` names (``exact`` when absent).
+
+        A mode the family does not support scores 0. Never raises."""
         try:
-            predicted = formats.extract_answer(completion)
-            if predicted is None:
+            meta = metadata if isinstance(metadata, dict) else {}
+            mode = scoring_of(meta)
+            if mode not in self.scorings:
                 return 0.0
-            return 1.0 if self.answers_match(predicted, str(answer), metadata or {}) else 0.0
+            if mode == MATH:
+                return math_score(completion, answer)
+            if mode == LIBRARY:
+                value = float(self.library_score(completion, str(answer), meta))
+            else:
+                value = float(self.exact_score(completion, str(answer), meta))
+            return min(max(value, 0.0), 1.0) if value == value else 0.0  # NaN -> 0
         except Exception:  # a verifier must never take a run down
             return 0.0
+
+    def read(self, completion: object, answer: str, metadata: dict[str, Any] | None = None) -> Reading:
+        """The answer ``verify`` takes from ``completion`` in the same mode. Never raises."""
+        try:
+            meta = metadata if isinstance(metadata, dict) else {}
+            mode = scoring_of(meta)
+            if mode == MATH:
+                return math_read(completion, str(answer))
+            if mode == LIBRARY and mode in self.scorings:
+                return self.library_read(completion, str(answer))
+            return self.exact_read(completion)
+        except Exception:  # noqa: BLE001
+            return NOTHING
+
+    def exact_read(self, completion: object) -> Reading:
+        """``exact`` mode: the answer of a completion in one of rl_lab's formats."""
+        token = formats.extract_answer(completion)
+        return NOTHING if token is None else Reading(token, FORMAT, (token,), "ok")
+
+    def exact_score(self, completion: object, answer: str, metadata: dict[str, Any]) -> float:
+        """``exact`` mode: 1 when the formatted answer matches (``answers_match``), else 0."""
+        predicted = self.exact_read(completion).answer
+        return 1.0 if predicted is not None and self.answers_match(predicted, answer, metadata) else 0.0
+
+    # ``library`` mode: only families listing it in ``scorings`` (reasoning-gym) override these.
+    def library_read(self, completion: object, answer: str) -> Reading:
+        return NOTHING
+
+    def library_score(self, completion: object, answer: str, metadata: dict[str, Any]) -> float:
+        return 0.0
 
 
 # ASCII digits only: Python's int() also accepts unicode digits ("١٢"), underscores

@@ -1,8 +1,9 @@
 """What a config says about the environments, checked against the families and formats that exist.
 
 The core schema (``rl_lab.core.config``) knows the shape of a config; this module knows the
-families: their names, their levels (``levels: null`` means all the family has) and the
-answer formats the corpus can write. ``rl_lab.config.load_config`` runs ``check_config``.
+families: their names, their levels (``levels: null`` means all the family has), the scoring
+modes each supports, the answer formats the corpus can write and the format taxonomies
+(``formats:``). ``rl_lab.config.load_config`` runs ``check_config``.
 """
 
 from __future__ import annotations
@@ -12,9 +13,16 @@ from typing import TYPE_CHECKING, Any
 from rl_lab.core.errors import ConfigError
 from rl_lab.environments import formats
 from rl_lab.environments.registry import get_family
+from rl_lab.environments.scoring import SCORINGS
+from rl_lab.environments.taxonomies import Taxonomy, get_taxonomy
 
 if TYPE_CHECKING:
     from rl_lab.core.config import Config, EnvironmentsConfig, FamilySpec
+
+
+def taxonomy_of(cfg: Config) -> Taxonomy:
+    """The format taxonomy the config's ``formats:`` section names (checked by ``check_config``)."""
+    return get_taxonomy(cfg.formats.taxonomy, cfg.formats.rules)
 
 
 def spec_levels(spec: FamilySpec) -> list[int]:
@@ -44,8 +52,12 @@ def family_errors(families: Any) -> tuple[list[str], set[int]]:
     all_levels: set[int] = set()
     for i, spec in enumerate(families if isinstance(families, list) else []):
         get = spec.get if isinstance(spec, dict) else lambda key, spec=spec: getattr(spec, key, None)
-        name, params, levels = get("name"), get("params") or {}, get("levels")
+        name, params, levels, scoring = get("name"), get("params") or {}, get("levels"), get("scoring")
         if not isinstance(name, str) or not isinstance(params, dict):
+            continue
+        if name.startswith("rg:") and "scoring" in params:
+            errors.append(f"environments.families.{i}.params.scoring: moved to environments.families.{i}.scoring "
+                          f"(write `scoring: {params['scoring']}` next to `name:`)")
             continue
         try:
             family = get_family(name, params)
@@ -56,6 +68,9 @@ def family_errors(families: Any) -> tuple[list[str], set[int]]:
             if level not in family.levels:
                 errors.append(f"environments.families.{i}.levels: family {name!r} has no level {level}; "
                               f"allowed: {list(family.levels)} ({family.level_meaning})")
+        if scoring in SCORINGS and scoring not in family.scorings:
+            errors.append(f"environments.families.{i}.scoring: family {name!r} has no scoring mode {scoring!r}; "
+                          f"allowed: {list(family.scorings)} (library is reasoning-gym's own scorer, rg: families only)")
         all_levels.update(levels if isinstance(levels, list) and levels else family.levels)
     return errors, all_levels
 
@@ -63,6 +78,10 @@ def family_errors(families: Any) -> tuple[list[str], set[int]]:
 def check_config(cfg: Config) -> Config:
     """Raise ConfigError (field path + fix) when the config names families, levels or formats that do not exist."""
     errors, all_levels = family_errors(cfg.environments.families)
+    try:
+        taxonomy_of(cfg)
+    except ValueError as exc:
+        errors.append(str(exc))
     for key in cfg.pretrain.format_mixture:
         if key not in formats.FORMATS:
             errors.append(f"pretrain.format_mixture: unknown format {key!r}; allowed: {list(formats.FORMATS)}")

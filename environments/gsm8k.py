@@ -7,10 +7,15 @@
 Difficulty = number of worked lines before ``####`` in the reference solution (the
 reasoning steps), capped at ``MAX_LEVEL``; the family's levels are those the file has.
 
-Verification: the completion's final number must equal the reference number exactly
-(compared as decimals, so ``1,000`` = ``1000`` and ``18.0`` = ``18``). The final number is
-the answer of a completion in one of rl_lab's formats, else the number after the last
-``####``, else the last number in the text. No partial credit.
+Verification (``exact``, the default): the number the completion commits to must equal the
+reference number exactly (compared as decimals, so ``1,000`` = ``1000`` and ``18.0`` = ``18``).
+The committed number is read by ``answers.read_number``: the answer marked by ``<answer>``
+tags, ``\\boxed{}``, ``#### N`` or "the answer is N" (all marked answers must agree), else the
+last number of the text; a number that follows a marked answer ("... Step 2 confirms it") is
+not the answer. Numbers are ASCII digits with an optional sign, ``,`` thousands separators, a
+decimal part, an optional ``$`` before and ``%`` after; a completion listing alternatives
+(``70, 71 or 72``) or whose answer is malformed (``0x72``, ``72apples``, ``٧٢``, ``−72``)
+scores 0. ``math`` scoring reads the same way and compares with math-verify. No partial credit.
 """
 
 from __future__ import annotations
@@ -18,16 +23,15 @@ from __future__ import annotations
 import random
 import re
 from dataclasses import dataclass
-from decimal import Decimal, InvalidOperation
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
-from rl_lab.environments import formats
+from rl_lab.environments import answers
+from rl_lab.environments.answers import Reading
 from rl_lab.environments.base import Family, Problem
 
 MAX_LEVEL = 8
-_NUMBER = re.compile(r"-?\$?\d[\d,]*(?:\.\d+)?")
-_THOUSANDS = re.compile(r"-?\d{1,3}(?:,\d{3})+(?:\.\d+)?")
 _CALC = re.compile(r"<<[^<>]*>>")  # GSM8K's calculator annotations, e.g. <<48/2=24>>
 
 
@@ -39,17 +43,10 @@ class GSM8KProblem(Problem):
 
 
 def parse_number(text: str) -> Decimal | None:
-    """``"$1,000"`` -> 1000; None when ``text`` is not a number (or a comma is not a thousands separator)."""
-    cleaned = text.strip().replace("$", "").rstrip(".")
-    if "," in cleaned:  # thousands separators only: "1,000" yes, "3,75" no
-        if not _THOUSANDS.fullmatch(cleaned):
-            return None
-        cleaned = cleaned.replace(",", "")
-    try:
-        value = Decimal(cleaned)
-    except InvalidOperation:
-        return None
-    return value if value.is_finite() else None
+    """``"$1,000"`` -> 1000; None unless ``text`` is one number in the family's forms
+    (``answers.parse_literal``: ASCII digits, ``,`` thousands separators only, decimals)."""
+    cleaned = text.strip().removeprefix("$").rstrip(".")
+    return answers.parse_literal(cleaned)
 
 
 def split_solution(answer: str) -> tuple[tuple[str, ...], str]:
@@ -68,19 +65,7 @@ def split_solution(answer: str) -> tuple[tuple[str, ...], str]:
 
 
 def _canonical(value: Decimal) -> str:
-    text = format(value.normalize(), "f")
-    return text if text != "-0" else "0"
-
-
-def final_number(completion: str) -> Decimal | None:
-    answer = formats.extract_answer(completion)
-    if answer is not None and parse_number(answer) is not None:
-        return parse_number(answer)
-    if "####" in completion:
-        match = _NUMBER.search(completion.rsplit("####", 1)[1])
-        return parse_number(match.group()) if match else None
-    numbers = _NUMBER.findall(completion)
-    return parse_number(numbers[-1]) if numbers else None
+    return answers.canonical(value)
 
 
 def load_rows(path: Path) -> list[dict[str, str]]:
@@ -140,11 +125,9 @@ class GSM8K(Family):
         a, b = parse_number(predicted), parse_number(expected)
         return a is not None and a == b
 
-    def verify(self, completion: object, answer: str, metadata: dict[str, Any] | None = None) -> float:
-        try:
-            if not isinstance(completion, str) or len(completion) > formats.MAX_COMPLETION_CHARS:
-                return 0.0
-            predicted, expected = final_number(completion), parse_number(str(answer))
-            return 1.0 if predicted is not None and predicted == expected else 0.0
-        except Exception:  # a verifier must never take a run down
-            return 0.0
+    def exact_read(self, completion: object) -> Reading:
+        return answers.read_number(completion)
+
+    def exact_score(self, completion: object, answer: str, metadata: dict[str, Any]) -> float:
+        predicted, expected = self.exact_read(completion).value, parse_number(answer)
+        return 1.0 if predicted is not None and predicted == expected else 0.0

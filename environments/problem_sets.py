@@ -6,8 +6,9 @@ Columns of a problem set (one row per problem):
 - ``question``, ``answer``: the problem and its canonical answer string;
 - ``family``, ``difficulty``, ``role``: the family name, integer level and role
   (``trained`` / ``prior_skill``) from the spec;
-- ``metadata``: a JSON string of the problem's metadata; when the spec has params they
-  are stored under ``family_params`` so a row alone can rebuild its family to verify
+- ``metadata``: a JSON string of the problem's metadata, plus two reserved keys:
+  ``scoring`` (the spec's scoring mode: how the row is verified) and, when the spec has
+  params, ``family_params``, so a row alone can rebuild its family and verify
   (TRL hands reward functions the columns, not the config).
 """
 
@@ -22,8 +23,10 @@ from collections import Counter
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rl_lab.environments.answers import NOTHING, Reading
 from rl_lab.environments.base import Family
 from rl_lab.environments.registry import get_family
+from rl_lab.environments.scoring import EXACT, SCORING_KEY, scoring_of
 
 log = logging.getLogger(__name__)
 PARAMS_KEY = "family_params"  # reserved metadata key: the family's params, for verification
@@ -55,7 +58,7 @@ def build_problem_set(
 ):
     """``per_level`` problems for every family x level of ``specs``, as a ``datasets.Dataset``.
 
-    ``specs``: ``FamilySpec``-like objects or dicts (name, role, levels, params).
+    ``specs``: ``FamilySpec``-like objects or dicts (name, role, levels, params, scoring).
     ``levels``: optional ``{family name: [levels]}`` overriding the specs' levels.
     Deterministic for ``seed``; prompts are distinct within the set unless a level has
     fewer distinct problems than asked for (then duplicates fill the quota, logged).
@@ -70,19 +73,22 @@ def build_problem_set(
         name = _spec_field(spec, "name")
         params = dict(_spec_field(spec, "params") or {})
         role = _spec_field(spec, "role") or "trained"
+        scoring = _spec_field(spec, "scoring") or EXACT
         family = cached_family(name, params)
+        if scoring not in family.scorings:
+            raise ValueError(f"family {name!r} has no scoring mode {scoring!r}; allowed: {list(family.scorings)}")
         wanted = (levels or {}).get(name) or _spec_field(spec, "levels") or family.levels
         for level in wanted:
             family.check_level(level)
             # A string seed per cell: reproducible across processes (str hashing is not involved).
             rng = random.Random(f"problem-set:{seed}:{name}:{level}")
-            rows.extend(_cell_rows(family, name, int(level), role, params, per_level, rng, seen))
+            rows.extend(_cell_rows(family, name, int(level), role, params, scoring, per_level, rng, seen))
     if not rows:
         raise ValueError("build_problem_set: no problems (empty specs or levels)")
     return Dataset.from_list(rows)
 
 
-def _cell_rows(family: Family, name: str, level: int, role: str, params: dict[str, Any],
+def _cell_rows(family: Family, name: str, level: int, role: str, params: dict[str, Any], scoring: str,
                per_level: int, rng: random.Random, seen: set[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     duplicates: list[dict[str, Any]] = []
@@ -90,7 +96,7 @@ def _cell_rows(family: Family, name: str, level: int, role: str, params: dict[st
         if len(out) == per_level:
             break
         problem = family.generate(level, rng)
-        metadata = dict(problem.metadata)
+        metadata = {**problem.metadata, SCORING_KEY: scoring}
         if params:
             metadata[PARAMS_KEY] = params
         row = {
@@ -121,22 +127,45 @@ def _metadata_dict(raw: Any) -> dict[str, Any]:
     return value
 
 
+def _row_family(row_or_fields: Mapping[str, Any]) -> tuple[Family, dict[str, Any]]:
+    """The family a row belongs to and the row's metadata without ``family_params``; raises on bad rows."""
+    metadata = _metadata_dict(row_or_fields.get("metadata"))
+    params = metadata.pop(PARAMS_KEY, None) or {}
+    return cached_family(str(row_or_fields["family"]), params), metadata
+
+
 def verify_completion(row_or_fields: Mapping[str, Any], completion: object) -> float:
     """The family's reward in [0, 1] for ``completion`` on a problem-set row. Never raises.
 
-    Needs ``family`` and ``answer``; uses ``metadata`` (JSON string or dict) when present.
-    Unknown families, bad metadata and verifier errors all score 0.
+    Needs ``family`` and ``answer``; uses ``metadata`` (JSON string or dict) when present, whose
+    ``scoring`` names the mode. Unknown families, bad metadata and verifier errors all score 0.
     """
     try:
-        name = row_or_fields["family"]
-        metadata = _metadata_dict(row_or_fields.get("metadata"))
-        params = metadata.pop(PARAMS_KEY, None) or {}
-        family = cached_family(str(name), params)
+        family, metadata = _row_family(row_or_fields)
         value = float(family.verify(completion, str(row_or_fields["answer"]), metadata))
     except Exception as exc:  # noqa: BLE001 - a verifier must never take a run down
         log.debug("verify_completion failed: %s: %s", type(exc).__name__, exc)
         return 0.0
     return min(max(value, 0.0), 1.0) if math.isfinite(value) else 0.0
+
+
+def read_completion(row_or_fields: Mapping[str, Any], completion: object) -> Reading:
+    """The answer the row's verifier takes from ``completion`` (``Reading``: ``answer``, ``anchor``,
+    ``candidates``, ``hedged``, ``reason``), in the row's scoring mode. Never raises: a bad row
+    reads as nothing. This is what shortcut detectors should call for "the committed answer"."""
+    try:
+        family, metadata = _row_family(row_or_fields)
+        return family.read(completion, str(row_or_fields["answer"]), metadata)
+    except Exception:  # noqa: BLE001
+        return NOTHING
+
+
+def row_scoring(row_or_fields: Mapping[str, Any]) -> str:
+    """The scoring mode of a row (``exact`` when its metadata names none or is unreadable)."""
+    try:
+        return scoring_of(_metadata_dict(row_or_fields.get("metadata")))
+    except Exception:  # noqa: BLE001
+        return EXACT
 
 
 def problem_set_summary(dataset) -> dict[str, Any]:

@@ -16,11 +16,14 @@ dataset config keys given in ``params``, then the level's entry in ``levels``:
 Curriculum ranges use reasoning-gym's ``upper_bound`` mode, so a level is one
 setting (``num_terms`` exactly 4), not everything up to it.
 
-Verification (``scoring``): ``exact`` (default) credits 1 only when the completion's
-answer equals the oracle answer after stripping surrounding whitespace. ``library``
-calls the dataset's own ``score_answer``, whose default gives partial credit
-``len(oracle)/len(answer)`` to any answer merely *containing* the oracle: a
-shortcut RL learns to exploit, hence not the default.
+Verification (the family entry's ``scoring``, recorded in each problem-set row): ``exact``
+(default) credits 1 only when the completion's answer, in one of rl_lab's formats, equals the
+oracle answer after stripping surrounding whitespace. ``math`` reads answers written the way
+real models write them and compares them with math-verify (``math_scoring``). ``library``
+reads reasoning-gym's ``<answer>`` tag (else an rl_lab format) and calls the dataset's own
+``score_answer``, whose default gives partial credit ``len(oracle)/len(answer)`` to any answer
+merely *containing* the oracle: a shortcut RL learns to exploit, hence not the default. In
+every mode a completion hedging over several different answers scores 0.
 
 Answers in rl_lab's formats are one whitespace-free token without ``[ ] < > ;``;
 by default (``single_token_answers: true``) entries whose answer is not such a
@@ -38,10 +41,11 @@ import math
 import random
 from typing import Any
 
-from rl_lab.environments import formats
+from rl_lab.environments import answers, formats
+from rl_lab.environments.answers import FORMAT, NOTHING, TAG, Reading
 from rl_lab.environments.base import Family, Problem
+from rl_lab.environments.scoring import EXACT, LIBRARY, MATH
 
-SCORINGS = ("exact", "library")
 _RESERVED = ("seed", "size")  # the adapter draws a fresh seed per problem
 
 
@@ -95,10 +99,11 @@ def _curriculum_kwargs(curriculum, attr_names: list[str], index: int) -> dict[st
 class ReasoningGymFamily(Family):
     """A reasoning-gym dataset with integer difficulty levels and an exact verifier by default."""
 
+    scorings = (EXACT, MATH, LIBRARY)
+
     def __init__(
         self,
         dataset_name: str,
-        scoring: str = "exact",
         levels: dict[Any, dict[str, Any]] | None = None,
         difficulty_param: str | None = None,
         single_token_answers: bool = True,
@@ -112,13 +117,15 @@ class ReasoningGymFamily(Family):
                 f"unknown reasoning-gym dataset {dataset_name!r}; close matches: {close} "
                 f"(reasoning_gym.factory.DATASETS lists all {len(datasets_)})"
             )
-        if scoring not in SCORINGS:
-            raise ValueError(f"rg:{dataset_name}: params.scoring must be one of {list(SCORINGS)}, got {scoring!r}")
+        if "scoring" in dataset_kwargs:
+            raise ValueError(
+                f"rg:{dataset_name}: params.scoring has moved to the family entry: write `scoring: "
+                f"{dataset_kwargs['scoring']}` next to `name:` (environments.families[i].scoring: exact | math | library)"
+            )
         if not isinstance(max_tries, int) or max_tries < 1:
             raise ValueError(f"rg:{dataset_name}: params.max_tries must be a positive integer, got {max_tries!r}")
         self.dataset_name = dataset_name
         self.name = f"rg:{dataset_name}"
-        self.scoring = scoring
         self.single_token_answers = bool(single_token_answers)
         self.max_tries = max_tries
         self._config_cls = datasets_[dataset_name][1]
@@ -161,7 +168,7 @@ class ReasoningGymFamily(Family):
         if unknown:
             allowed = [f for f in self._fields if f not in _RESERVED]
             raise ValueError(
-                f"{self.name}: {where} has unknown key(s) {unknown}; adapter keys: scoring, levels, "
+                f"{self.name}: {where} has unknown key(s) {unknown}; adapter keys: levels, "
                 f"difficulty_param, single_token_answers, max_tries; dataset config keys: {allowed}"
             )
 
@@ -228,7 +235,6 @@ class ReasoningGymFamily(Family):
                 "set params.single_token_answers: false to keep multi-token answers (they cannot be rendered)"
             )
         metadata = {
-            "scoring": self.scoring,
             "rg": {
                 "dataset": self.dataset_name, "config": kwargs, "seed": seed,
                 "entry": json_safe({"question": entry["question"], "answer": answer, "metadata": entry.get("metadata", {})}),
@@ -244,22 +250,31 @@ class ReasoningGymFamily(Family):
             )
         return super().render(problem, fmt)
 
-    def verify(self, completion: object, answer: str, metadata: dict[str, Any] | None = None) -> float:
-        """Reward in [0, 1]; ``metadata['scoring']`` (set at generation) overrides this instance's. Never raises."""
-        try:
-            predicted = formats.extract_answer(completion)
-            if predicted is None:
-                return 0.0
-            meta = metadata if isinstance(metadata, dict) else {}
-            scoring = meta.get("scoring", self.scoring)
-            if scoring == "library":
-                return self._library_score(predicted, str(answer), meta)
-            return 1.0 if predicted.strip() == str(answer).strip() else 0.0
-        except Exception:  # a verifier must never take a run down
-            return 0.0
+    def library_read(self, completion: object, answer: str) -> Reading:
+        """reasoning-gym's reading: the last ``<answer>`` tag (``reasoning_gym.utils.extract_answer``),
+        else an rl_lab format's answer. Disagreeing tags, or a list of different numbers where the
+        oracle is not one, are a hedge."""
+        if not isinstance(completion, str) or len(completion) > answers.MAX_CHARS:
+            return NOTHING
+        from reasoning_gym.utils import extract_answer
 
-    def _library_score(self, predicted: str, answer: str, meta: dict[str, Any]) -> float:
-        rg = meta.get("rg") if isinstance(meta.get("rg"), dict) else {}
+        tags = answers.tag_contents(completion)
+        text = extract_answer(completion) if tags else formats.extract_answer(completion)
+        if text is None:
+            return NOTHING
+        anchor, distinct = (TAG if tags else FORMAT), tuple(dict.fromkeys(tags))
+        if len(distinct) > 1:
+            return Reading(None, anchor, distinct, "hedge")
+        listed = answers.listed_alternatives(text)
+        if listed and not answers.listed_alternatives(answer):
+            return Reading(None, anchor, listed, "hedge")
+        return Reading(text, anchor, (text,), "ok")
+
+    def library_score(self, completion: object, answer: str, metadata: dict[str, Any]) -> float:
+        predicted = self.library_read(completion, answer).answer
+        if predicted is None:
+            return 0.0
+        rg = metadata.get("rg") if isinstance(metadata.get("rg"), dict) else {}
         entry = rg.get("entry") or {"question": "", "answer": answer, "metadata": {}}
         config = rg.get("config") if isinstance(rg.get("config"), dict) else {}
         dataset = _scorer(self.dataset_name, json.dumps(config, sort_keys=True))

@@ -6,14 +6,17 @@ import random
 import re
 
 import pytest
+from adversarial import hedges, malformed_forms, shortcuts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rl_lab.environments import formats
+from rl_lab.environments.answers import read_number
 from rl_lab.environments.formats import FORMATS, classify_format
 from rl_lab.environments.registry import family_names, get_family
 
 FAMILIES = ("addition", "multiplication", "chain", "comparison", "modular")
+MODES = ("exact", "math")  # the scoring modes of the built-in families
 CELLS = [(name, level) for name in FAMILIES for level in get_family(name).levels]
 SETTINGS = settings(max_examples=150, deadline=None)
 MARKERS = "[]<>;"
@@ -105,9 +108,10 @@ def test_render_round_trip_and_wrong_answers(name, level, fmt):
     for p in problems:
         completion = family.render(p, fmt)
         assert classify_format(completion) == fmt
-        assert family.verify(completion, p.answer, p.metadata) == 1.0
         wrong = str(int(p.answer) + 1)
-        assert family.verify(formats.render(fmt, wrong, p.work), p.answer, p.metadata) == 0.0
+        for mode in MODES:  # math reads rl_lab's own formats too
+            assert family.verify(completion, p.answer, {**p.metadata, "scoring": mode}) == 1.0
+            assert family.verify(formats.render(fmt, wrong, p.work), p.answer, {**p.metadata, "scoring": mode}) == 0.0
 
 
 def test_hardest_worked_completion_stays_short():
@@ -175,11 +179,33 @@ ANY_TEXT = st.one_of(
 
 
 @SETTINGS
-@given(st.sampled_from(FAMILIES), st.integers(0, 10**6), ANY_TEXT)
-def test_verify_never_raises_and_credits_only_the_answer(name, seed, text):
+@given(st.sampled_from(FAMILIES), st.integers(0, 10**6), ANY_TEXT, st.sampled_from(MODES))
+def test_verify_never_raises_and_credits_only_the_answer(name, seed, text, mode):
     family = get_family(name)
     problem = family.generate(random.Random(seed).choice(family.levels), random.Random(seed))
-    reward = family.verify(text, problem.answer, problem.metadata)
+    reward = family.verify(text, problem.answer, {**problem.metadata, "scoring": mode})
     assert isinstance(reward, float) and 0.0 <= reward <= 1.0
     if reward == 1.0:
-        assert int(formats.extract_answer(text)) == int(problem.answer)
+        read = formats.extract_answer(text) if mode == "exact" else read_number(text).answer
+        assert int(read) == int(problem.answer)
+
+
+@SETTINGS
+@given(st.data(), st.sampled_from(FAMILIES), st.integers(0, 10**6), st.sampled_from(MODES))
+def test_shortcuts_earn_nothing_in_any_mode(data, name, seed, mode):
+    """Hedging over several numbers that ends on the answer, and number forms that are not ASCII
+    digits with an ASCII sign (tests/adversarial.py), score 0."""
+    family = get_family(name)
+    problem = family.generate(random.Random(seed).choice(family.levels), random.Random(seed))
+    text = data.draw(shortcuts(problem.answer))
+    assert family.verify(text, problem.answer, {**problem.metadata, "scoring": mode}) == 0.0
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_every_listed_shortcut_scores_zero(mode):
+    family = get_family("chain")
+    for answer in ("72", "-45", "7", "0"):
+        cases = [*hedges(answer, "70", "71"), *malformed_forms(answer).values()]
+        for text in cases:
+            assert family.verify(text, answer, {"scoring": mode}) == 0.0, text
+        assert family.verify(f"The answer is {answer}.", answer, {"scoring": mode}) == (1.0 if mode == "math" else 0.0)

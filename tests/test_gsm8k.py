@@ -1,4 +1,4 @@
-"""The GSM8K family: reads a local jsonl/parquet, levels from solution length, exact final number."""
+"""The GSM8K family: reads a local jsonl/parquet, levels from solution length, exact final number, no shortcuts."""
 
 from __future__ import annotations
 
@@ -7,6 +7,9 @@ import random
 from pathlib import Path
 
 import pytest
+from adversarial import shortcuts
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
 
 from rl_lab.config import load_config
 from rl_lab.core.errors import ConfigError
@@ -70,6 +73,13 @@ def test_answers_are_canonical_numbers(gsm_file):
         ("So the answer is 375.", 1.0),  # last number in free text
         ("#### 375.0", 1.0),  # same value
         ("375 is wrong, it is 374", 0.0),  # the final number decides
+        ("The answer is 375. Step 2 confirms it.", 1.0),  # a marked answer is not overridden by a later number
+        ("The answer is 374. Step 375 confirms it.", 0.0),
+        ("<think>375? no.</think><answer>374</answer>", 0.0),
+        ("<think>Half of 750.</think><answer>375</answer>", 1.0),
+        ("Half of 750 is \\boxed{375}.", 1.0),
+        ("$375", 1.0),
+        ("The answer is $\\boxed{375}$.", 1.0),
         ("#### 3750", 0.0),
         ("3,75", 0.0),
         ("no number here", 0.0),
@@ -79,6 +89,33 @@ def test_answers_are_canonical_numbers(gsm_file):
 def test_verify_exact_final_number(gsm_file, completion, reward):
     family = get_family("gsm8k", {"path": str(gsm_file)})
     assert family.verify(completion, "375") == reward
+
+
+# Issue 15, GSM8K answer 72: each was paid (reward 1.0) by the last-number fallback with Decimal.
+SHORTCUTS_PAID_BEFORE = [
+    "I guess 70, 71 or 72", "72 73 74 72", "#### 72 or 73",  # hedging that ends on the answer
+    "\u221272",  # -72 written with a Unicode minus (the minus was skipped)
+    "0x72", "72apples",  # a number glued to letters
+    "\u0667\u0662", "\uff17\uff12", "\U0001d7d5\U0001d7d0", "7_2", "72e0",  # forms Decimal accepts
+    "The answer is 70. Step 72 confirms it.",  # a later number overrode the answer
+]
+
+
+@pytest.mark.parametrize("completion", SHORTCUTS_PAID_BEFORE)
+@pytest.mark.parametrize("mode", ["exact", "math"])
+def test_issue_15_shortcuts_score_zero(gsm_file, completion, mode):
+    family = get_family("gsm8k", {"path": str(gsm_file)})
+    assert family.verify(completion, "72", {"scoring": mode}) == 0.0
+    assert family.verify("The answer is 72. Step 2 confirms it.", "72", {"scoring": mode}) == 1.0
+
+
+@settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])  # file is read-only
+@given(st.data(), st.integers(-10**7, 10**7), st.sampled_from(["exact", "math"]))
+def test_shortcuts_earn_nothing(gsm_file, data, value, mode):
+    family = get_family("gsm8k", {"path": str(gsm_file)})
+    answer = str(value)
+    assert family.verify(f"So the answer is {value:,}.", answer, {"scoring": mode}) == 1.0
+    assert family.verify(data.draw(shortcuts(answer)), answer, {"scoring": mode}) == 0.0
 
 
 def test_verify_never_raises_and_handles_commas(gsm_file):

@@ -1,4 +1,4 @@
-"""The reasoning-gym adapter on real datasets, offline: levels from the library's curricula, exact vs library scoring."""
+"""The reasoning-gym adapter on real datasets, offline: levels from the library's curricula, exact/math/library scoring."""
 
 from __future__ import annotations
 
@@ -6,12 +6,14 @@ import json
 import random
 
 import pytest
+from adversarial import malformed_forms, shortcuts
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from rl_lab.environments.formats import FORMATS, classify_format
 from rl_lab.environments.problem_sets import build_problem_set, verify_completion
 from rl_lab.environments.registry import get_family
+from rl_lab.environments.scoring import solved
 
 DATASETS = ("basic_arithmetic", "chain_sum")
 
@@ -25,7 +27,7 @@ def curriculum_levels(dataset: str, attribute: str) -> list:
 @pytest.mark.parametrize("dataset", DATASETS)
 def test_round_trip_and_padded_answer_scoring(dataset):
     family = get_family(f"rg:{dataset}")
-    library = get_family(f"rg:{dataset}", {"scoring": "library"})
+    library = family
     assert family.name == f"rg:{dataset}" and len(family.levels) >= 2
     rng = random.Random(0)
     for level in (family.levels[0], family.levels[-1]):
@@ -33,7 +35,7 @@ def test_round_trip_and_padded_answer_scoring(dataset):
             p = family.generate(level, rng)
             assert p.prompt == p.question + "=" and p.difficulty == level
             meta = json.loads(json.dumps(p.metadata))  # what a problem-set row carries
-            assert meta["scoring"] == "exact"
+            assert "scoring" not in meta  # the mode is the spec's, added by build_problem_set
             for fmt in FORMATS:
                 completion = family.render(p, fmt)
                 assert classify_format(completion) == fmt
@@ -46,13 +48,19 @@ def test_round_trip_and_padded_answer_scoring(dataset):
             assert family.verify(str(int(p.answer) + 1), p.answer, meta) == 0.0
 
 
-def test_scoring_recorded_at_generation_wins():
-    library = get_family("rg:basic_arithmetic", {"scoring": "library"})
-    p = library.generate(1, random.Random(1))
-    assert p.metadata["scoring"] == "library"
-    exact = get_family("rg:basic_arithmetic")
-    assert 0.0 < exact.verify(f"xx{p.answer}xx", p.answer, p.metadata) < 1.0
-    assert exact.verify(f"xx{p.answer}xx", p.answer, None) == 0.0
+def test_the_rows_scoring_decides():
+    rows = {mode: build_problem_set([{"name": "rg:basic_arithmetic", "scoring": mode, "levels": [1]}], 3, 0)
+            for mode in ("exact", "math", "library")}
+    for mode, ds in rows.items():
+        for row in ds:
+            assert json.loads(row["metadata"])["scoring"] == mode
+            padded, r1 = f"xx{row['answer']}xx", f"<think>let me add</think><answer>{row['answer']}</answer>"
+            assert verify_completion(row, row["answer"]) == 1.0
+            # only library pays an answer that merely contains the oracle (partial credit)
+            assert (0.0 < verify_completion(row, padded) < 1.0) == (mode == "library")
+            # an R1-style answer: exact wants rl_lab's shapes; math and library read the tag
+            assert verify_completion(row, r1) == (0.0 if mode == "exact" else 1.0)
+            assert verify_completion(row, f"The answer is {row['answer']}.") == (1.0 if mode == "math" else 0.0)
 
 
 def test_difficulty_param_follows_the_library_curriculum():
@@ -99,7 +107,7 @@ def test_deterministic_for_a_seed():
     [
         ({"no_such_key": 1}, "min_terms"),
         ({"seed": 3}, "seed"),
-        ({"scoring": "fuzzy"}, "exact"),
+        ({"scoring": "library"}, "moved"),
         ({"difficulty_param": "colour"}, "num_terms"),
         ({"min_terms": 9, "max_terms": 2}, "level 1"),
         ({"levels": {"x": {}}}, "integer level"),
@@ -129,7 +137,7 @@ def test_multi_token_answers_are_skipped_or_refused():
 
 
 def test_problem_set_rows_verify_with_their_params():
-    specs = [{"name": "rg:basic_arithmetic", "params": {"difficulty_param": "num_terms", "scoring": "library"},
+    specs = [{"name": "rg:basic_arithmetic", "params": {"difficulty_param": "num_terms"}, "scoring": "library",
               "levels": [1, 2]}]
     ds = build_problem_set(specs, per_level=4, seed=0)
     assert set(ds["difficulty"]) == {1, 2}
@@ -154,9 +162,35 @@ def test_config_accepts_rg_families():
 
 
 @settings(max_examples=100, deadline=None)
-@given(st.one_of(st.text(), st.text(max_size=10_000)), st.sampled_from(("exact", "library")))
+@given(st.one_of(st.text(), st.text(max_size=10_000)), st.sampled_from(("exact", "library", "math")))
 def test_verify_never_raises(text, scoring):
     family = get_family("rg:basic_arithmetic")
     p = family.generate(2, random.Random(0))
     reward = family.verify(text, p.answer, {**p.metadata, "scoring": scoring})
     assert isinstance(reward, float) and 0.0 <= reward <= 1.0
+
+
+@settings(max_examples=100, deadline=None)
+@given(st.data(), st.integers(0, 10**6), st.sampled_from(("exact", "math", "library")))
+def test_shortcuts_earn_nothing(data, seed, mode):
+    """Hedges score 0 in every mode; malformed numbers score 0 in exact and math, and library's
+    containment rule gives them at most partial credit, never a solve."""
+    family = get_family("rg:basic_arithmetic")
+    p = family.generate(random.Random(seed).choice(family.levels), random.Random(seed))
+    text = data.draw(shortcuts(p.answer))
+    reward = family.verify(text, p.answer, {**p.metadata, "scoring": mode})
+    malformed = any(form in text for form in malformed_forms(p.answer).values())
+    assert reward == 0.0 if (mode != "library" or not malformed) else not solved(reward)
+
+
+def test_library_hedges_score_zero_instead_of_partial_credit():
+    family = get_family("rg:basic_arithmetic")
+    p = family.generate(1, random.Random(3))
+    meta = {**p.metadata, "scoring": "library"}
+    other = str(int(p.answer) + 1)
+    assert family.verify(f"<answer>{p.answer}</answer>", p.answer, meta) == 1.0
+    assert 0.0 < family.verify(f"<answer>{p.answer}0</answer>", p.answer, meta) < 1.0  # containment: documented
+    for hedge in (f"<answer>{other} or {p.answer}</answer>", f"<answer>{other}</answer><answer>{p.answer}</answer>",
+                  f"<answer>{other}, {p.answer}</answer>"):
+        assert family.verify(hedge, p.answer, meta) == 0.0
+        assert family.read(hedge, p.answer, meta).hedged

@@ -39,6 +39,12 @@ class FamilySpec(Strict):
     )
     levels: list[int] | None = Field(None, description="difficulty levels used (null: all the family has)")
     params: dict[str, Any] = Field(default_factory=dict, description="family-specific options")
+    scoring: Literal["exact", "math", "library"] = Field(
+        "exact",
+        description="how completions are verified: exact (rl_lab's formats, exact match), math (real models' "
+        "answers: boxed, ####, 'the answer is', final number; math-verify equivalence), library "
+        "(reasoning-gym's score_answer: partial credit; rg: families only)",
+    )
 
 
 class EnvironmentsConfig(Strict):
@@ -55,6 +61,24 @@ class EnvironmentsConfig(Strict):
 
     def by_role(self, role: str) -> list[FamilySpec]:
         return [s for s in self.families if s.role == role]
+
+
+# --------------------------------------------------------------------------- format taxonomy
+class FormatRule(Strict):
+    label: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the label a matching completion gets")
+    pattern: str = Field(description="Python regular expression, searched anywhere in the completion (re.search)")
+
+
+class FormatsConfig(Strict):
+    taxonomy: str = Field(
+        "controlled",
+        description="how every analysis labels a completion's format: controlled (terse/steps/tagged), "
+        "answer_style, reasoning, echo_chamber, or rules (the rules below)",
+    )
+    rules: list[FormatRule] = Field(
+        default_factory=list,
+        description="taxonomy 'rules' only: ordered label + regex; the first match wins, the rest is 'other'",
+    )
 
 
 # --------------------------------------------------------------------------- model
@@ -251,6 +275,7 @@ class Config(Strict):
     ray: RayConfig = Field(default_factory=RayConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    formats: FormatsConfig = Field(default_factory=FormatsConfig)
 
     @model_validator(mode="after")
     def _cross_section(self) -> Config:
