@@ -88,6 +88,14 @@ def build_problem_set(
     return Dataset.from_list(rows)
 
 
+def spec_metadata(spec: Any) -> dict[str, Any]:
+    """The reserved metadata keys a spec gives its rows: ``scoring`` and, when it has params,
+    ``family_params``. With ``family`` and ``answer`` they are all ``verify_completion`` and
+    ``read_completion`` need, e.g. for rollouts logged without their row's metadata."""
+    params = dict(_spec_field(spec, "params") or {})
+    return {SCORING_KEY: _spec_field(spec, "scoring") or EXACT, **({PARAMS_KEY: params} if params else {})}
+
+
 def _cell_rows(family: Family, name: str, level: int, role: str, params: dict[str, Any], scoring: str,
                per_level: int, rng: random.Random, seen: set[str]) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
@@ -96,9 +104,7 @@ def _cell_rows(family: Family, name: str, level: int, role: str, params: dict[st
         if len(out) == per_level:
             break
         problem = family.generate(level, rng)
-        metadata = {**problem.metadata, SCORING_KEY: scoring}
-        if params:
-            metadata[PARAMS_KEY] = params
+        metadata = {**problem.metadata, **spec_metadata({"scoring": scoring, "params": params})}
         row = {
             "prompt": problem.prompt, "question": problem.question, "answer": problem.answer,
             "family": name, "difficulty": level, "role": role, "metadata": json.dumps(metadata, sort_keys=True),

@@ -10,7 +10,13 @@ from real_completions import CASES, counts
 
 from rl_lab.environments.formats import classify_format
 from rl_lab.environments.gsm8k import GSM8K
-from rl_lab.environments.problem_sets import build_problem_set, read_completion, verify_completion
+from rl_lab.environments.problem_sets import (
+    build_problem_set,
+    read_completion,
+    row_scoring,
+    spec_metadata,
+    verify_completion,
+)
 from rl_lab.environments.registry import get_family
 
 ADDITION = get_family("addition")
@@ -55,3 +61,15 @@ def test_the_mode_reaches_the_verifier_through_the_problem_set_row():
         assert read_completion(math_row, styled).answer == exact_row["answer"]
         hedge = f"{int(exact_row['answer']) + 1} or {exact_row['answer']}"
         assert verify_completion(math_row, hedge) == 0.0 and read_completion(math_row, hedge).hedged
+
+
+def test_a_spec_alone_rebuilds_what_a_row_needs():
+    """Rollout logs carry family and answer, not metadata: the spec supplies the rest."""
+    spec = {"name": "addition", "levels": [2], "scoring": "math"}
+    row = build_problem_set([spec], 1, 0)[0]
+    fields = {"family": row["family"], "answer": row["answer"], "metadata": spec_metadata(spec)}
+    assert row_scoring(fields) == row_scoring(row) == "math" and row_scoring({"family": "addition"}) == "exact"
+    text = f"#### {row['answer']}"
+    assert verify_completion(fields, text) == verify_completion(row, text) == 1.0
+    assert read_completion(fields, text) == read_completion(row, text)
+    assert spec_metadata({"name": "gsm8k", "params": {"path": "x"}}) == {"scoring": "exact", "family_params": {"path": "x"}}
