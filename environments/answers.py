@@ -35,6 +35,7 @@ never raises.
 from __future__ import annotations
 
 import re
+from collections import deque
 from dataclasses import dataclass
 from decimal import Decimal
 
@@ -171,46 +172,45 @@ def strip_thinking(text: str) -> str:
     return result[lone + len("</think>"):] if lone >= 0 else result
 
 
-def _balanced(text: str, open_at: int) -> int | None:
-    """Index of the ``}`` closing the ``{`` at ``open_at``, or None (truncated)."""
-    depth = 0
-    for i in range(open_at, len(text)):
-        if text[i] == "{":
-            depth += 1
-        elif text[i] == "}":
-            depth -= 1
-            if depth == 0:
-                return i
-    return None
+def _closing_braces(text: str) -> dict[int, int]:
+    """Index of each ``{`` -> index of its ``}``, in one pass (unclosed braces are absent)."""
+    stack: list[int] = []
+    pairs: dict[int, int] = {}
+    for i, ch in enumerate(text):
+        if ch == "{":
+            stack.append(i)
+        elif ch == "}" and stack:
+            pairs[stack.pop()] = i
+    return pairs
 
 
 def anchored_spans(text: str) -> list[tuple[int, str, str]]:
-    """``(position, anchor, span text)`` of every anchored answer in ``text`` (thinking already dropped)."""
-    spans: list[tuple[int, str, str]] = []
+    """``(position, anchor, span text)`` of the anchored answers in ``text`` (thinking already
+    dropped), in order; the last ``_MAX_SPANS`` of each kind, so the work stays linear."""
+    tags: deque[tuple[int, str, str]] = deque(maxlen=_MAX_SPANS)
     pos = 0
-    while len(spans) < _MAX_SPANS:
+    while True:
         start = text.find("<answer>", pos)
         end = text.find("</answer>", start) if start >= 0 else -1
         if end < 0:
             break
-        spans.append((start, TAG, text[start + len("<answer>"):end]))
+        tags.append((start, TAG, text[start + len("<answer>"):end]))
         pos = end + len("</answer>")
-    for m in _BOXED.finditer(text):
-        close = _balanced(text, m.end() - 1)
-        if close is not None and len(spans) < 2 * _MAX_SPANS:
-            spans.append((m.start(), BOXED, text[m.end():close]))
-    for m in _HASH.finditer(text):
-        spans.append((m.start(), HASH, m.group(1)))
-        if len(spans) >= 3 * _MAX_SPANS:
-            break
+    boxed: deque[tuple[int, str, str]] = deque(maxlen=_MAX_SPANS)
+    opened = deque(_BOXED.finditer(text), maxlen=_MAX_SPANS)
+    pairs = _closing_braces(text) if opened else {}
+    for m in opened:
+        close = pairs.get(m.end() - 1)
+        if close is not None:  # an unclosed box (truncated) holds no answer
+            boxed.append((m.start(), BOXED, text[m.end():close]))
+    hashes = deque(((m.start(), HASH, m.group(1)) for m in _HASH.finditer(text)), maxlen=_MAX_SPANS)
+    phrases: deque[tuple[int, str, str]] = deque(maxlen=_MAX_SPANS)
     for m in _ANSWER_IS.finditer(text):
         rest = text[m.end():m.end() + 400]
-        stop = _SENTENCE_END.search(rest.lstrip(" \t*:"))
         offset = len(rest) - len(rest.lstrip(" \t*:"))
-        spans.append((m.start(), ANSWER_IS, rest[: offset + stop.start()] if stop else rest))
-        if len(spans) >= 4 * _MAX_SPANS:
-            break
-    return sorted(spans, key=lambda s: s[0])
+        stop = _SENTENCE_END.search(rest, offset)
+        phrases.append((m.start(), ANSWER_IS, rest[:stop.start()] if stop else rest))
+    return sorted([*tags, *boxed, *hashes, *phrases], key=lambda s: s[0])
 
 
 def _is_operand(text: str, n: Numeral) -> bool:

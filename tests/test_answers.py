@@ -187,3 +187,25 @@ def test_readers_and_math_score_never_raise(text, oracle):
         assert reading.reason in ("ok", "no_answer", "malformed", "expression", "hedge")
         assert (reading.answer is None) == (reading.reason != "ok")
     assert math_score(text, oracle) in (0.0, 1.0)
+
+
+N = answers.MAX_CHARS - 10
+HOSTILE = {  # text -> reward for oracle "1"; each once took quadratic time or could
+    "\\boxed{" * (N // 7): 0.0,  # unclosed boxes: brace matching is one pass
+    "\\boxed{" * (N // 14) + "1" + "}" * (N // 14): 1.0,  # nested boxes that all say 1
+    "<answer>" * (N // 8): 0.0,
+    "<answer>1</answer>" * (N // 18): 1.0,
+    "1+" * (N // 2): 0.0,  # one long expression: no answer
+    "1+1=" * (N // 4): 0.0,
+    "answer is 1 " * (N // 12): 1.0,
+    "#### 1 " * (N // 7): 1.0,
+    "<think>" * (N // 7): 0.0,
+    "1 or 2 " * (N // 7): 0.0,
+    "1a" * (N // 2): 0.0,
+}
+
+
+@pytest.mark.parametrize("text", list(HOSTILE), ids=[f"hostile{i}" for i in range(len(HOSTILE))])
+def test_hostile_completions_near_the_length_limit(text):
+    assert math_score(text, "1") == HOSTILE[text]
+    assert math_score(text, "3/4") == 0.0
