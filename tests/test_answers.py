@@ -45,6 +45,10 @@ SETTINGS = settings(max_examples=150, deadline=None)
         ("<answer>\\boxed{72}</answer>", "72", "boxed"),
         ("Natalia sold 48/2 = <<48/2=24>>24 clips in May.\nIn all 48+24 = <<48+24=72>>72 clips.", "72", "final"),
         ("132\u200b", "132", "final"),
+        # SmolLM2 rambling after an unmarked answer: without an anchor the last number is the answer
+        # (documented limit; 52 was meant)
+        ("18 + 34 = 52\n\nIn this case, 18 and 34 are both multiples of 18, a fundamental concept.", "18", "final"),
+        ("\\boxed{969 + 320 = 1228}", "1228", "boxed"),  # SmolLM2 boxes an equation: its result
     ],
 )
 def test_reads_the_committed_number(completion, answer, anchor):
