@@ -59,6 +59,10 @@ class Family(ABC):
                 f"allowed levels: {list(self.levels)} ({self.level_meaning})"
             )
 
+    def ask(self, question: str) -> str:
+        """The question as a person would ask it (prompt templates and chat prompts use it)."""
+        return f"What is {question}?"
+
     def render(self, problem: Problem, fmt: str) -> str:
         """The completion for ``problem`` written in answer format ``fmt``."""
         return formats.render(fmt, problem.answer, problem.work)

@@ -23,6 +23,9 @@ class Chain(IntegerFamily):
     levels = (1, 2, 3, 4, 5, 6)
     level_meaning = "number of +/- operations (operands 0-99, evaluated left to right)"
 
+    def ask(self, question: str) -> str:
+        return f"What is {question}? (Evaluate from left to right.)"
+
     def generate(self, difficulty: int, rng: random.Random) -> Problem:
         self.check_level(difficulty)
         total = rng.randint(0, MAX_OPERAND)

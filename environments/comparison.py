@@ -19,6 +19,11 @@ class Comparison(IntegerFamily):
     levels = (1, 2, 3, 4, 5, 6)
     level_meaning = "list length minus one: level n takes the max of n+1 numbers in 0-99"
 
+    def ask(self, question: str) -> str:
+        values = question.removeprefix("max(").removesuffix(")").split(",")
+        listed = ", ".join(values[:-1]) + f" and {values[-1]}" if len(values) > 1 else values[0]
+        return f"What is the largest of {listed}?"
+
     def generate(self, difficulty: int, rng: random.Random) -> Problem:
         self.check_level(difficulty)
         values = [rng.randint(0, MAX_VALUE) for _ in range(difficulty + 1)]

@@ -121,6 +121,9 @@ class GSM8K(Family):
         index, question, work, answer = rng.choice(self.by_level[difficulty])
         return GSM8KProblem(self.name, difficulty, question, answer, work, {"index": index})
 
+    def ask(self, question: str) -> str:
+        return question  # already a word problem
+
     def answers_match(self, predicted: str, expected: str, metadata: dict[str, Any]) -> bool:
         a, b = parse_number(predicted), parse_number(expected)
         return a is not None and a == b

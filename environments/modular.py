@@ -19,6 +19,10 @@ class Modular(IntegerFamily):
     levels = (1, 2, 3, 4, 5)
     level_meaning = "digits of a in a%m (m is 2-9)"
 
+    def ask(self, question: str) -> str:
+        a, _, m = question.partition("%")
+        return f"What is the remainder when {a} is divided by {m}?"
+
     def generate(self, difficulty: int, rng: random.Random) -> Problem:
         self.check_level(difficulty)
         a = rng.randint(0 if difficulty == 1 else 10 ** (difficulty - 1), 10**difficulty - 1)

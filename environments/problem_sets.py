@@ -140,6 +140,11 @@ def _row_family(row_or_fields: Mapping[str, Any]) -> tuple[Family, dict[str, Any
     return cached_family(str(row_or_fields["family"]), params), metadata
 
 
+def row_family(row_or_fields: Mapping[str, Any]) -> Family:
+    """The family instance a problem-set row belongs to (its params come from the row's metadata)."""
+    return _row_family(row_or_fields)[0]
+
+
 def verify_completion(row_or_fields: Mapping[str, Any], completion: object) -> float:
     """The family's reward in [0, 1] for ``completion`` on a problem-set row. Never raises.
 

@@ -242,6 +242,9 @@ class ReasoningGymFamily(Family):
         }
         return Problem(self.name, difficulty, str(entry["question"]), answer, (), metadata)
 
+    def ask(self, question: str) -> str:
+        return question  # reasoning-gym questions are written for people
+
     def render(self, problem: Problem, fmt: str) -> str:
         if not formats.is_answer_token(problem.answer):
             raise ValueError(

@@ -15,7 +15,7 @@ from typing import Any
 from rl_lab.core import seeds
 from rl_lab.core.config import Config
 from rl_lab.core.io import atomic_write_json, atomic_write_text
-from rl_lab.environments.formats import ALL_LABELS, FORMATS, parse
+from rl_lab.environments.taxonomies import OTHER, get_taxonomy
 
 
 def eval_problem_set(cfg: Config):
@@ -25,19 +25,21 @@ def eval_problem_set(cfg: Config):
     return build_problem_set(cfg.environments.families, cfg.eval.problems_per_level, seed=seeds.stream(seeds.EVAL, cfg.seed))
 
 
-def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
-    """Pure aggregation of scored samples (family, difficulty, format, reward) into the eval report."""
+def summarise(rows: list[dict[str, Any]], labels: tuple[str, ...] = get_taxonomy("controlled").labels) -> dict[str, Any]:
+    """Pure aggregation of scored samples (family, difficulty, format, reward) into the eval report;
+    ``labels``: the format taxonomy's labels, ``other`` last."""
+    formats = [label for label in labels if label != OTHER]
     cells: dict[tuple[str, int], list[dict[str, Any]]] = defaultdict(list)
     for row in rows:
         cells[(row["family"], row["difficulty"])].append(row)
 
     def shares(items: list[dict[str, Any]]) -> dict[str, float]:
         counts = Counter(r["format"] for r in items)
-        return {f: counts[f] / len(items) for f in ALL_LABELS}
+        return {f: counts[f] / len(items) for f in labels}
 
     def by_format(items: list[dict[str, Any]]) -> dict[str, dict[str, float]]:
         out = {}
-        for fmt in FORMATS:
+        for fmt in formats:
             sub = [r for r in items if r["format"] == fmt]
             out[fmt] = {"n": len(sub), "accuracy": sum(r["reward"] for r in sub) / len(sub) if sub else None}
         return out
@@ -50,6 +52,7 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
             "format_shares": shares(items), "accuracy_by_format": by_format(items),
         })
     return {
+        "labels": list(labels),
         "samples": len(rows),
         "accuracy": sum(r["reward"] for r in rows) / len(rows) if rows else 0.0,
         "format_shares": shares(rows) if rows else {},
@@ -61,26 +64,32 @@ def summarise(rows: list[dict[str, Any]]) -> dict[str, Any]:
 def evaluate_model(cfg: Config, model_dir: Path, out_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
     from rl_lab.core.generation import sample_completions
     from rl_lab.core.models import load_model_and_tokenizer
+    from rl_lab.environments.config_checks import taxonomy_of
     from rl_lab.environments.problem_sets import verify_completion
+    from rl_lab.prompting import check_prompt_support, render_all
 
-    model, tokenizer = load_model_and_tokenizer(model_dir)
+    model, tokenizer = load_model_and_tokenizer(model_dir, cfg.model.dtype)
+    check_prompt_support(cfg.prompt, tokenizer, str(model_dir))
+    taxonomy = taxonomy_of(cfg)
     problems = eval_problem_set(cfg)
     ev = cfg.eval
+    prompts = render_all(problems, cfg.prompt, tokenizer)
     completions = sample_completions(
-        model, tokenizer, problems["prompt"], n=1, temperature=ev.temperature, top_p=ev.top_p,
+        model, tokenizer, prompts, n=1, temperature=ev.temperature, top_p=ev.top_p,
         max_new_tokens=ev.max_new_tokens, batch_size=ev.batch_size, seed=cfg.seed, progress=progress,
     )
     rows = []
-    for problem, (completion,) in zip(problems, completions, strict=True):
-        fmt, _, _ = parse(completion)
+    for problem, prompt, (completion,) in zip(problems, prompts, completions, strict=True):
         rows.append({
-            "family": problem["family"], "difficulty": problem["difficulty"], "format": fmt,
-            "reward": verify_completion(problem, completion), "prompt": problem["prompt"], "completion": completion,
+            "family": problem["family"], "difficulty": problem["difficulty"], "format": taxonomy.classify(completion),
+            "reward": verify_completion(problem, completion), "prompt": prompt, "completion": completion,
         })
+    # the declared mixture is the controlled corpus's: it describes the base model only in that taxonomy
+    declared = cfg.pretrain.format_mixture if taxonomy.name == "controlled" and not cfg.model.path else None
     report = {
         "model": str(model_dir), "temperature": ev.temperature, "top_p": ev.top_p,
-        "problems_per_level": ev.problems_per_level, "declared_format_mixture": cfg.pretrain.format_mixture,
-        **summarise(rows), "examples": rows[:20],
+        "problems_per_level": ev.problems_per_level, "taxonomy": taxonomy.name, "prompt_style": cfg.prompt.style,
+        "declared_format_mixture": declared, **summarise(rows, taxonomy.labels), "examples": rows[:20],
     }
     if out_dir is not None:
         atomic_write_json(Path(out_dir) / "eval.json", report)
@@ -90,8 +99,10 @@ def evaluate_model(cfg: Config, model_dir: Path, out_dir: Path | None = None, pr
 
 def format_table(report: dict[str, Any]) -> str:
     """A plain-text table: one row per family x difficulty, then overall shares against the declared mixture."""
-    head = f"{'family':<14}{'level':>5}{'n':>6}{'acc':>7}  " + "".join(f"{f:>8}" for f in ALL_LABELS)
-    head += "  " + "".join(f"{'acc:' + f[:5]:>11}" for f in FORMATS)
+    labels = report.get("labels") or list(report["format_shares"])
+    width = max(8, *(len(f) + 2 for f in labels))
+    head = f"{'family':<14}{'level':>5}{'n':>6}{'acc':>7}  " + "".join(f"{f:>{width}}" for f in labels)
+    head += "  " + "".join(f"{'acc:' + f[:5]:>11}" for f in labels if f != OTHER)
     lines = [head, "-" * len(head)]
     for cell in report["cells"]:
         acc_fmt = "".join(
@@ -100,12 +111,13 @@ def format_table(report: dict[str, Any]) -> str:
         )
         lines.append(
             f"{cell['family']:<14}{cell['difficulty']:>5}{cell['n']:>6}{cell['accuracy']:>7.2f}  "
-            + "".join(f"{cell['format_shares'][f]:>8.2f}" for f in ALL_LABELS) + "  " + acc_fmt
+            + "".join(f"{cell['format_shares'][f]:>{width}.2f}" for f in labels) + "  " + acc_fmt
         )
-    declared = report.get("declared_format_mixture") or {}
+    declared = report.get("declared_format_mixture")
     lines.append("-" * len(head))
     lines.append(
         f"overall accuracy {report['accuracy']:.3f} over {report['samples']} samples; format shares: "
-        + ", ".join(f"{f} {report['format_shares'].get(f, 0):.3f} (declared {declared.get(f, 0):.2f})" for f in ALL_LABELS)
+        + ", ".join(f"{f} {report['format_shares'].get(f, 0):.3f}"
+                    + (f" (declared {declared.get(f, 0):.2f})" if declared is not None else "") for f in labels)
     )
     return "\n".join(lines)

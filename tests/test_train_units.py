@@ -14,7 +14,7 @@ from rl_lab.train.rewards import (
     RolloutBuffer,
     VerifierReward,
     batch_metrics,
-    format_reward,
+    FormatReward,
     group_pass_rates,
     reward_functions,
 )
@@ -182,7 +182,7 @@ def test_rollout_records_carry_the_contract_fields():
 
 
 def test_format_reward_and_weights():
-    assert format_reward(["a"] * 3, ["12", "[1+1=2] 2", "twelve apples"]) == [1.0, 1.0, 0.0]
+    assert FormatReward()(["a"] * 3, ["12", "[1+1=2] 2", "twelve apples"]) == [1.0, 1.0, 0.0]
     verifier = VerifierReward(verify=lambda f, c: 0.0)
     assert reward_functions(verifier, 0.0) == ([verifier], [1.0])
     assert reward_functions(verifier, 0.3)[1] == [1.0, 0.3]

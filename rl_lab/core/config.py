@@ -81,6 +81,40 @@ class FormatsConfig(Strict):
     )
 
 
+# --------------------------------------------------------------------------- prompting
+class PromptConfig(Strict):
+    style: Literal["raw", "template", "chat"] = Field(
+        "raw",
+        description="raw: the problem's own string (47+85=), for the controlled models; template: the user text "
+        "below as plain text; chat: the user text (after an optional system message) through the tokenizer's "
+        "chat template, TRL's conversational format",
+    )
+    template: str = Field(
+        "{question} {instruction}",
+        description="user text for template/chat; {question}: the family's natural question (What is 47+85?), "
+        "{instruction}: the family's entry in instructions, {raw}: the raw prompt",
+    )
+    system: str | None = Field(None, description="chat: a system message before the user text (null: none)")
+    instructions: dict[str, str] = Field(
+        default_factory=dict,
+        description="family name -> instruction, e.g. {addition: 'Put the final answer in \\boxed{}.'}",
+    )
+
+    @field_validator("template")
+    @classmethod
+    def _placeholders(cls, value: str) -> str:
+        import string
+
+        try:
+            names = {name for _, name, _, _ in string.Formatter().parse(value) if name is not None}
+        except ValueError as exc:
+            raise ValueError(f"not a valid format string ({exc}); write literal braces as {{{{ }}}}") from None
+        unknown = sorted(names - {"question", "instruction", "raw"})
+        if unknown:
+            raise ValueError(f"unknown placeholders {unknown}; allowed: {{question}}, {{instruction}}, {{raw}}")
+        return value
+
+
 # --------------------------------------------------------------------------- model
 class ModelConfig(Strict):
     path: str | None = Field(None, description="a local HF checkpoint directory; replaces the preset")
@@ -276,6 +310,7 @@ class Config(Strict):
     debug: DebugConfig = Field(default_factory=DebugConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
     formats: FormatsConfig = Field(default_factory=FormatsConfig)
+    prompt: PromptConfig = Field(default_factory=PromptConfig)
 
     @model_validator(mode="after")
     def _cross_section(self) -> Config:

@@ -16,14 +16,16 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from rl_lab.environments.formats import ALL_LABELS, OTHER, classify_format
 from rl_lab.environments.scoring import solved
+from rl_lab.environments.taxonomies import OTHER, Taxonomy, get_taxonomy
+from rl_lab.prompting import completion_text, prompt_text
 
 log = logging.getLogger(__name__)
 
 
 # --------------------------------------------------------------------------- pure metrics
-def batch_metrics(levels: Sequence[int], rewards: Sequence[float], formats: Sequence[str]) -> dict[str, float]:
+def batch_metrics(levels: Sequence[int], rewards: Sequence[float], formats: Sequence[str],
+                  labels: Sequence[str] = get_taxonomy("controlled").labels) -> dict[str, float]:
     """Accuracy overall and per level, format shares, and the share of each level in the batch."""
     n = len(rewards)
     if n == 0:
@@ -37,7 +39,7 @@ def batch_metrics(levels: Sequence[int], rewards: Sequence[float], formats: Sequ
         out[f"accuracy/level_{lv}"] = sum(solved(v) for v in vals) / len(vals)
         out[f"curriculum/share_level_{lv}"] = len(vals) / n
     counts = Counter(formats)
-    for label in ALL_LABELS:
+    for label in labels:
         out[f"format/{label}"] = counts.get(label, 0) / n
     return out
 
@@ -102,15 +104,19 @@ class VerifierReward:
         buffer: RolloutBuffer | None = None,
         format_weight: float = 0.0,
         record: bool = True,
+        taxonomy: Taxonomy | None = None,
     ):
         self.verify = verify or _default_verify()
         self.curriculum = curriculum
         self.buffer = buffer
         self.format_weight = format_weight
         self.record = record
+        self.taxonomy = taxonomy or get_taxonomy("controlled")
         self.last_rewards: list[float] = []  # of the latest call, in TRL's (sampler) order
 
-    def __call__(self, prompts: list[str], completions: list[str], **columns: Any) -> list[float]:
+    def __call__(self, prompts: list[Any], completions: list[Any], **columns: Any) -> list[float]:
+        # conversational datasets: TRL hands prompts and completions as message lists
+        prompts, completions = [prompt_text(p) for p in prompts], [completion_text(c) for c in completions]
         n = len(completions)
         answers = columns.get("answer", [None] * n)
         families = columns.get("family", [None] * n)
@@ -133,8 +139,8 @@ class VerifierReward:
 
         state = columns.get("trainer_state")
         step = int(state.global_step) if state is not None else 0
-        formats = [classify_format(c) for c in completions]
-        metrics = batch_metrics(levels, rewards, formats)
+        formats = [self.taxonomy.classify(c) for c in completions]
+        metrics = batch_metrics(levels, rewards, formats, self.taxonomy.labels)
         metrics["verifier_errors"] = errors / n if n else 0.0
         if self.curriculum is not None:
             indices = columns.get("pool_index")
@@ -159,12 +165,16 @@ class VerifierReward:
         return rewards
 
 
-def format_reward(prompts: list[str], completions: list[str], **_: Any) -> list[float]:
-    """1 when a completion is in one of the known answer formats, else 0 (well-formedness only)."""
-    return [0.0 if classify_format(c) == OTHER else 1.0 for c in completions]
+class FormatReward:
+    """1 when a completion is in one of the taxonomy's formats (not ``other``), else 0: well-formedness only."""
 
+    __name__ = "format"  # TRL names the metric rewards/format/mean
 
-format_reward.__name__ = "format"
+    def __init__(self, taxonomy: Taxonomy | None = None):
+        self.taxonomy = taxonomy or get_taxonomy("controlled")
+
+    def __call__(self, prompts: list[Any], completions: list[Any], **_: Any) -> list[float]:
+        return [0.0 if self.taxonomy.classify(completion_text(c)) == OTHER else 1.0 for c in completions]
 
 
 def reward_weights(format_weight: float) -> list[float]:
@@ -174,6 +184,6 @@ def reward_weights(format_weight: float) -> list[float]:
 
 def reward_functions(verifier: VerifierReward, format_weight: float) -> tuple[list[Callable], list[float]]:
     """The reward functions and TRL ``reward_weights`` for a config."""
-    funcs: list[Callable] = [verifier, format_reward] if format_weight > 0 else [verifier]
+    funcs: list[Callable] = [verifier, FormatReward(verifier.taxonomy)] if format_weight > 0 else [verifier]
     return funcs, reward_weights(format_weight)
 

@@ -26,6 +26,10 @@ def build_pool(cfg: Config):
     cells = sum(len(spec_levels(s)) for s in specs)
     per_level = max(1, math.ceil(cfg.train.problems / cells))
     pool = build_problem_set(specs, per_level, cfg.seed)
+    if cfg.prompt.style != "raw":  # what the policy is shown: text, or messages TRL renders with the chat template
+        from rl_lab.prompting import trl_prompt
+
+        pool = pool.map(lambda row: {"prompt": trl_prompt(row, cfg.prompt)}, desc="prompts")
     # the curriculum identifies problems by row; the reward function gets it back as a column
     return pool.add_column("pool_index", list(range(len(pool))))
 
@@ -48,6 +52,8 @@ def run_training(
     """
     from rl_lab.core.checkpoints import validate_checkpoint
     from rl_lab.core.models import load_model_and_tokenizer
+    from rl_lab.environments.config_checks import taxonomy_of
+    from rl_lab.prompting import check_prompt_support
     from rl_lab.train.curriculum import build_curriculum
     from rl_lab.train.trl_args import check_rollout_backend, grpo_config_kwargs, tracker_environment
 
@@ -70,6 +76,7 @@ def run_training(
     pool = build_pool(cfg)
     curriculum = build_curriculum(cfg.curriculum, pool["difficulty"], total)
     model, tokenizer = load_model_and_tokenizer(cfg.base_model_path, cfg.model.dtype)
+    check_prompt_support(cfg.prompt, tokenizer, str(cfg.base_model_path))
 
     from trl import GRPOConfig
 
@@ -91,7 +98,8 @@ def run_training(
     atomic_write_yaml(run.config_file, cfg.to_dict())
 
     buffer = RolloutBuffer()
-    verifier = VerifierReward(curriculum=curriculum, buffer=buffer, format_weight=cfg.train.format_reward)
+    verifier = VerifierReward(curriculum=curriculum, buffer=buffer, format_weight=cfg.train.format_reward,
+                              taxonomy=taxonomy_of(cfg))
     funcs, _weights = reward_functions(verifier, cfg.train.format_reward)
     recorder = RunRecorder(run, total, buffer, cfg.train.rollouts_per_step, cfg.seed, reporter,
                            start_step=start, resumed=resume)
