@@ -11,10 +11,10 @@ from rl_lab.config import validate_config
 from rl_lab.core.errors import ConfigError
 from rl_lab.train import trl_args
 from rl_lab.train.rewards import (
+    FormatReward,
     RolloutBuffer,
     VerifierReward,
     batch_metrics,
-    FormatReward,
     group_pass_rates,
     reward_functions,
 )
