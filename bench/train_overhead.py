@@ -56,6 +56,7 @@ def _one(cfg, arm: str, run_dir: Path) -> tuple[float, int]:
     from trl import GRPOConfig, GRPOTrainer
 
     from rl_lab.core.models import load_model_and_tokenizer
+    from rl_lab.core.rundir import RunDir
     from rl_lab.train.callbacks import CheckpointCallback, FailAtStep, RunRecorder
     from rl_lab.train.curriculum import build_curriculum
     from rl_lab.train.rewards import RolloutBuffer, VerifierReward
@@ -76,13 +77,15 @@ def _one(cfg, arm: str, run_dir: Path) -> tuple[float, int]:
         curriculum = build_curriculum(cfg.curriculum, pool["difficulty"], steps)
         buffer = RolloutBuffer()
         reward = VerifierReward(curriculum=curriculum, buffer=buffer)
+        run = RunDir(run_dir)
         callbacks = [
-            FailAtStep(run_dir, None),
-            RunRecorder(run_dir, steps, buffer, cfg.train.rollouts_per_step, cfg.seed),
-            CheckpointCallback(run_dir, steps, [], 0, curriculum, tokenizer),
+            FailAtStep(run, None),
+            RunRecorder(run, steps, buffer, cfg.train.rollouts_per_step, cfg.seed),
+            CheckpointCallback(run, steps, [], 0, curriculum, tokenizer),
         ]
         trainer = CurriculumGRPOTrainer(model=model, reward_funcs=[reward], args=args, train_dataset=pool,
-                                        processing_class=tokenizer, callbacks=callbacks, curriculum=curriculum)
+                                        processing_class=tokenizer, callbacks=callbacks, curriculum=curriculum,
+                                        verifier=reward)
     start = time.perf_counter()
     trainer.train()
     return time.perf_counter() - start, trainer.state.global_step
