@@ -10,10 +10,14 @@ Probe rule (what counts as a *prior skill* for a run):
        (``curriculum.schedule``, evenly spaced when null) is >= ``train.steps``;
      - ``adaptive``: levels outside ``curriculum.levels`` (it may visit any level it lists).
 
-Decoding: greedy by default, so a probe's answer at a checkpoint is deterministic (no seed
-variance to mistake for contamination at 32 problems per level); ``--temperature`` > 0 samples
-with a fixed seed instead.  Probe problems come from ``build_problem_set`` with seed
-``rl_lab.core.seeds.PROBES + cfg.seed``, a stream distinct from training, eval and drift.
+Decoding: greedy by default (``analysis.probe_temperature``), so a probe's answer at a
+checkpoint is deterministic (no seed variance to mistake for contamination at 32 problems per
+level); a temperature > 0 samples with a fixed seed instead.  Probe problems come from
+``build_problem_set`` with seed ``rl_lab.core.seeds.PROBES + cfg.seed``, a stream distinct from
+training, eval and drift.
+
+Everything here is a pure function of the config and of scored rows; answering the probes with
+each checkpoint is ``analysis.contamination_run``.
 """
 
 from __future__ import annotations
@@ -21,13 +25,11 @@ from __future__ import annotations
 import math
 from collections import defaultdict
 from collections.abc import Mapping, Sequence
-from pathlib import Path
 from typing import Any
 
 from rl_lab.analysis import shortcuts
 from rl_lab.analysis.stats import spread
 from rl_lab.environments.config_checks import spec_levels
-from rl_lab.environments.scoring import solved
 
 
 # --------------------------------------------------------------------------- probe selection (pure)
@@ -150,28 +152,3 @@ def comparison_table(trials: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
                 row[f"{where}/{name_}"] = spread([(t.get(f"{where}_shortcuts") or {}).get(name_) for t in items])
         table[name] = row
     return table
-
-
-# --------------------------------------------------------------------------- model evaluation (heavy)
-def evaluate_checkpoint(model_dir: Path, problems, temperature: float, max_new_tokens: int,
-                        batch_size: int, seed: int) -> list[dict[str, Any]]:
-    """Answer every probe once with the checkpoint; rows with prompt, completion, answer, correct..."""
-    from rl_lab.core.generation import sample_completions
-    from rl_lab.core.models import load_model_and_tokenizer
-    from rl_lab.environments.problem_sets import verify_completion
-
-    model, tokenizer = load_model_and_tokenizer(model_dir)
-    completions = sample_completions(
-        model, tokenizer, problems["prompt"], n=1, temperature=temperature, top_p=1.0,
-        max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-    )
-    rows = []
-    for problem, (completion,) in zip(problems, completions, strict=True):
-        rows.append({
-            "family": problem["family"], "difficulty": int(problem["difficulty"]), "prompt": problem["prompt"],
-            "answer": problem["answer"], "completion": completion,
-            "correct": float(solved(verify_completion(problem, completion))),
-        })
-    for r in rows:
-        r["cell"] = cell_key(r)
-    return rows

@@ -10,8 +10,9 @@ sampled sequences:
   (what a KL penalty in the RL loss controls).
 
 Both are reported per token (total KL / completion tokens) and per sequence (mean over
-sequences of the summed KL).  Samples are drawn at temperature 1, top-p 1, so the averages
-are expectations under the models' own distributions.  Held-out prompts: the trained
+sequences of the summed KL).  Samples are drawn at temperature 1, top-p 1 (by
+``analysis.drift_run.sample_sequences``), so the averages are expectations under the models'
+own distributions; this module only scores given sequences.  Held-out prompts: the trained
 families at the levels the curriculum draws, from ``build_problem_set`` with seed
 ``rl_lab.core.seeds.DRIFT + cfg.seed`` (a stream distinct from training, eval and probes).
 """
@@ -23,6 +24,9 @@ from typing import Any
 
 from rl_lab.core import seeds
 from rl_lab.environments.config_checks import spec_levels
+
+FORWARD = "forward_kl_base_tuned_on_base_samples"  # KL(base || tuned) on base samples
+REVERSE = "reverse_kl_tuned_base_on_tuned_samples"  # KL(tuned || base) on tuned samples
 
 
 def token_kl(logp_p, logp_q):
@@ -43,38 +47,6 @@ def summarise(per_sequence_token_kls: Sequence[Sequence[float]]) -> dict[str, An
         "per_token": (sum(sums) / tokens) if tokens else float("nan"),
         "per_sequence": mean, "per_sequence_std": std, "sequences": n, "tokens": tokens,
     }
-
-
-def sample_sequences(model, tokenizer, prompts: Sequence[str], n: int, max_new_tokens: int,
-                     batch_size: int = 256, seed: int = 0) -> list[tuple[list[int], list[int]]]:
-    """``(prompt ids, completion ids)`` for n samples per prompt at temperature 1; the completion
-    keeps its end-of-sequence token (the KL of stopping counts too) and drops padding."""
-    import torch
-
-    eos = tokenizer.eos_token_id
-    out = []
-    flat = [p for p in prompts for _ in range(n)]
-    model.eval()
-    torch.manual_seed(seed)
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        for start in range(0, len(flat), batch_size):
-            chunk = flat[start : start + batch_size]
-            enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
-            with torch.no_grad():
-                gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=1.0,
-                                     top_p=1.0, top_k=0, pad_token_id=tokenizer.pad_token_id)
-            new = gen[:, enc["input_ids"].shape[1] :].tolist()
-            for i, ids in enumerate(new):
-                prompt_ids = [t for t, m in zip(enc["input_ids"][i].tolist(), enc["attention_mask"][i].tolist(),
-                                                strict=True) if m]
-                if eos in ids:
-                    ids = ids[: ids.index(eos) + 1]
-                out.append((prompt_ids, ids))
-    finally:
-        tokenizer.padding_side = side
-    return out
 
 
 def sequence_kls(model_p, model_q, sequences: Sequence[tuple[list[int], list[int]]], pad_id: int,
@@ -106,8 +78,8 @@ def sequence_kls(model_p, model_q, sequences: Sequence[tuple[list[int], list[int
 def drift_between(base, tuned, base_samples, tuned_samples, pad_id: int, batch_size: int = 64) -> dict[str, Any]:
     """Both directions, labelled (see module doc)."""
     return {
-        "forward_kl_base_tuned_on_base_samples": summarise(sequence_kls(base, tuned, base_samples, pad_id, batch_size)),
-        "reverse_kl_tuned_base_on_tuned_samples": summarise(sequence_kls(tuned, base, tuned_samples, pad_id, batch_size)),
+        FORWARD: summarise(sequence_kls(base, tuned, base_samples, pad_id, batch_size)),
+        REVERSE: summarise(sequence_kls(tuned, base, tuned_samples, pad_id, batch_size)),
     }
 
 

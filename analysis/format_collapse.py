@@ -5,8 +5,8 @@ A row without a ``format`` label is classified with ``environments.formats.class
 the same classifier the trainer uses, so labels agree whichever side computed them.
 
 Collapse: the first logged step at which one format's share exceeds the threshold
-(strictly) and stays above it at every later logged step through the last one; a run
-that crosses the threshold and then drops below it has not collapsed.
+(``analysis.collapse_threshold``; strictly) and stays above it at every later logged step
+through the last one; a run that crosses the threshold and then drops below it has not collapsed.
 """
 
 from __future__ import annotations
@@ -55,7 +55,7 @@ def shares_by_step_and_level(
     return dict(sorted(out.items()))
 
 
-def collapse_point(shares: Mapping[int, Mapping[str, float]], threshold: float = 0.9) -> tuple[int | None, str | None]:
+def collapse_point(shares: Mapping[int, Mapping[str, float]], threshold: float) -> tuple[int | None, str | None]:
     """``(collapse step, winning format)`` or ``(None, None)`` for no collapse (see module doc)."""
     steps = sorted(shares)
     if not steps:
@@ -73,7 +73,7 @@ def collapse_point(shares: Mapping[int, Mapping[str, float]], threshold: float =
     return start, winner
 
 
-def summarise_run(rollouts: Mapping[int, Sequence[Mapping[str, Any]]], threshold: float = 0.9) -> dict[str, Any]:
+def summarise_run(rollouts: Mapping[int, Sequence[Mapping[str, Any]]], threshold: float) -> dict[str, Any]:
     """Per-step shares and entropy, overall and per level, with the collapse step and winner."""
     overall = shares_by_step(rollouts)
     step, winner = collapse_point(overall, threshold)

@@ -1,18 +1,24 @@
-"""PNG plots of the behaviour analyses (matplotlib, Agg backend, imported inside each function).
+"""Figures of the behaviour analyses: each function draws from an analysis JSON's numbers and
+returns a matplotlib ``Figure`` (or ``{file name: Figure}`` when one call draws several);
+``analysis.figures`` saves them, the report embeds them.
 
-``READING_GUIDE`` says in one line how to read each plot; docs/analysis.md and the
-report reuse it.
+``READING_GUIDE`` says in one line how to read each plot (keyed by the file name the runners
+save it under); docs/analysis.md and the report reuse it.
 """
 
 from __future__ import annotations
 
 from collections.abc import Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rl_lab.core.io import atomic_write_bytes
+from rl_lab.analysis.drift import FORWARD, REVERSE
+from rl_lab.analysis.figures import FORMAT_COLORS, pyplot
+from rl_lab.analysis.shortcuts import SHORTCUTS
 
-FORMAT_COLORS = {"terse": "#4C72B0", "steps": "#55A868", "tagged": "#C44E52", "other": "#8C8C8C"}
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
+
+DPI = 110
 
 READING_GUIDE: dict[str, str] = {
     "format_shares.png": "Stacked bands = share of each answer format among rollouts at each logged step; "
@@ -40,24 +46,9 @@ READING_GUIDE: dict[str, str] = {
 }
 
 
-def _save(fig, path: Path) -> Path:
-    import io
-
-    import matplotlib.pyplot as plt
-
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
-
-
-def _plt():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+def _figure(*args: Any, **kwargs: Any):
+    """``plt.subplots`` at the behaviour plots' dpi."""
+    return pyplot().subplots(*args, dpi=DPI, **kwargs)
 
 
 def _stack(ax, shares: Mapping[str, Mapping[str, float]], title: str, collapse: int | None = None) -> None:
@@ -73,36 +64,35 @@ def _stack(ax, shares: Mapping[str, Mapping[str, float]], title: str, collapse: 
     ax.set_title(title, fontsize=9)
 
 
-def plot_format_run(summary: Mapping[str, Any], plots: Path, title: str = "") -> list[Path]:
-    plt = _plt()
-    out = []
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+def plot_format_run(summary: Mapping[str, Any], title: str = "") -> dict[str, Figure]:
+    """One run's formats.json: stacked shares, per-level panels (when levels were logged), entropy."""
+    out = {}
+    fig, ax = _figure(figsize=(6, 3.5))
     _stack(ax, summary["shares"], title or "format shares", summary.get("collapse_step"))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    out.append(_save(fig, plots / "format_shares.png"))
+    out["format_shares.png"] = fig
 
     levels = summary.get("by_level", {})
     if levels:
-        fig, axes = plt.subplots(1, len(levels), figsize=(3 * len(levels), 3), squeeze=False, sharey=True)
+        fig, axes = _figure(1, len(levels), figsize=(3 * len(levels), 3), squeeze=False, sharey=True)
         for ax, (level, block) in zip(axes[0], levels.items(), strict=True):
             _stack(ax, block["shares"], f"level {level}", block.get("collapse_step"))
         axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-        out.append(_save(fig, plots / "format_shares_by_level.png"))
+        out["format_shares_by_level.png"] = fig
 
-    fig, ax = plt.subplots(figsize=(6, 3))
+    fig, ax = _figure(figsize=(6, 3))
     steps = sorted(int(s) for s in summary["entropy_bits"])
     ax.plot(steps, [summary["entropy_bits"][str(s)] for s in steps], marker=".")
     ax.set_xlabel("step")
     ax.set_ylabel("format entropy (bits)")
     ax.set_ylim(0, 2.05)
-    out.append(_save(fig, plots / "format_entropy.png"))
+    out["format_entropy.png"] = fig
     return out
 
 
-def plot_format_seeds(groups: Mapping[str, Mapping[str, Any]], plots: Path) -> Path:
-    """Mean share per format with a ±std band, one panel per group of seeds."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False, sharey=True)
+def plot_format_seeds(groups: Mapping[str, Mapping[str, Any]]) -> Figure:
+    """Mean share per format with a ±std band, one panel per group of seeds (format_shares_seeds.png)."""
+    fig, axes = _figure(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False, sharey=True)
     for ax, (name, agg) in zip(axes[0], groups.items(), strict=True):
         steps = agg["steps"]
         for fmt, color in FORMAT_COLORS.items():
@@ -116,16 +106,15 @@ def plot_format_seeds(groups: Mapping[str, Mapping[str, Any]], plots: Path) -> P
         ax.set_title(f"{name} ({agg['runs']} seeds)", fontsize=9)
     axes[0][0].set_ylabel("share of rollouts")
     axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
-    return _save(fig, plots / "format_shares_seeds.png")
+    return fig
 
 
-def plot_passk(curves: Mapping[str, Mapping[str, float]], path: Path, title: str = "pass@k") -> Path:
-    """``curves``: model label -> {str(k): pass@k}."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 4))
+def plot_passk(curves: Mapping[str, Mapping[str, float]], title: str = "pass@k") -> Figure:
+    """``curves``: model label -> {str(k): pass@k} (passk.png)."""
+    fig, ax = _figure(figsize=(6, 4))
     _passk_axes(ax, curves, title)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
 def _passk_axes(ax, curves: Mapping[str, Mapping[str, float]], title: str) -> None:
@@ -139,20 +128,18 @@ def _passk_axes(ax, curves: Mapping[str, Mapping[str, float]], title: str) -> No
     ax.set_title(title, fontsize=9)
 
 
-def plot_passk_panels(panels: Mapping[str, Mapping[str, Mapping[str, float]]], path: Path) -> Path:
-    """One panel per key (e.g. difficulty), each with every model's curve."""
-    plt = _plt()
-    fig, axes = plt.subplots(1, len(panels), figsize=(3.5 * len(panels), 3.2), squeeze=False, sharey=True)
+def plot_passk_panels(panels: Mapping[str, Mapping[str, Mapping[str, float]]]) -> Figure:
+    """One panel per key (e.g. difficulty), each with every model's curve (passk_by_difficulty.png)."""
+    fig, axes = _figure(1, len(panels), figsize=(3.5 * len(panels), 3.2), squeeze=False, sharey=True)
     for ax, (name, curves) in zip(axes[0], panels.items(), strict=True):
         _passk_axes(ax, curves, name)
     axes[0][-1].legend(fontsize=7, loc="lower right")
-    return _save(fig, path)
+    return fig
 
 
-def plot_contamination(runs: Mapping[str, Mapping[str, float]], path: Path) -> Path:
-    """``runs``: run label -> {str(step): probe accuracy}; step 0 is the base."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+def plot_contamination(runs: Mapping[str, Mapping[str, float]]) -> Figure:
+    """``runs``: run label -> {str(step): probe accuracy}; step 0 is the base (contamination.png)."""
+    fig, ax = _figure(figsize=(6, 3.5))
     for label, acc in runs.items():
         steps = sorted(int(s) for s in acc)
         line = ax.plot(steps, [acc[str(s)] for s in steps], marker="o", ms=3, label=label)[0]
@@ -162,14 +149,12 @@ def plot_contamination(runs: Mapping[str, Mapping[str, float]], path: Path) -> P
     ax.set_ylim(-0.02, 1.02)
     if len(runs) <= 12:
         ax.legend(fontsize=7, loc="upper left", bbox_to_anchor=(1.01, 1))
-    return _save(fig, path)
+    return fig
 
 
-def plot_shortcuts(by_step: Mapping[str, Mapping[str, float | None]], path: Path, title: str = "") -> Path:
-    from rl_lab.analysis.shortcuts import SHORTCUTS
-
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+def plot_shortcuts(by_step: Mapping[str, Mapping[str, float | None]], title: str = "") -> Figure:
+    """Rate of each shortcut detector per step (shortcuts.png)."""
+    fig, ax = _figure(figsize=(6, 3.5))
     steps = sorted(int(s) for s in by_step)
     for name in SHORTCUTS:
         ys = [by_step[str(s)].get(name) for s in steps]
@@ -180,16 +165,15 @@ def plot_shortcuts(by_step: Mapping[str, Mapping[str, float | None]], path: Path
     ax.set_ylim(-0.02, 1.02)
     ax.set_title(title or "shortcut rates in rollouts", fontsize=9)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return fig
 
 
-def plot_curriculum_comparison(table: Mapping[str, Mapping[str, Any]], path: Path) -> Path:
-    """Grouped bars: per metric, one bar per curriculum group (mean, min..max error bars)."""
-    plt = _plt()
-    metrics = ["prior_skill_accuracy_change", "rollouts/repeat_prompt_number", "rollouts/skipped_work",
-               "rollouts/length_collapse", "rollouts/oracle_containment"]
+def plot_curriculum_comparison(table: Mapping[str, Mapping[str, Any]]) -> Figure:
+    """Grouped bars: per metric, one bar per curriculum group (mean, min..max error bars)
+    (curriculum_comparison.png)."""
+    metrics = ["prior_skill_accuracy_change", *(f"rollouts/{name}" for name in SHORTCUTS)]
     groups = list(table)
-    fig, ax = plt.subplots(figsize=(max(6, 1.6 * len(metrics)), 3.8))
+    fig, ax = _figure(figsize=(max(6, 1.6 * len(metrics)), 3.8))
     width = 0.8 / max(1, len(groups))
     for i, group in enumerate(groups):
         means, lo, hi = [], [], []
@@ -205,28 +189,25 @@ def plot_curriculum_comparison(table: Mapping[str, Mapping[str, Any]], path: Pat
     ax.set_xticks([j + width * (len(groups) - 1) / 2 for j in range(len(metrics))])
     ax.set_xticklabels([m.replace("rollouts/", "") for m in metrics], rotation=20, fontsize=8)
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return fig
 
 
-def plot_drift(per_step: Mapping[str, Mapping[str, Any]], path: Path, title: str = "") -> Path:
-    """``per_step``: str(step) -> drift_between() result."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(6, 3.5))
+def plot_drift(per_step: Mapping[str, Mapping[str, Any]], title: str = "") -> Figure:
+    """``per_step``: str(step) -> drift_between() result (drift.png)."""
+    fig, ax = _figure(figsize=(6, 3.5))
     steps = sorted(int(s) for s in per_step)
-    for key, label in (("forward_kl_base_tuned_on_base_samples", "KL(base‖tuned), base samples"),
-                       ("reverse_kl_tuned_base_on_tuned_samples", "KL(tuned‖base), tuned samples")):
+    for key, label in ((FORWARD, "KL(base‖tuned), base samples"), (REVERSE, "KL(tuned‖base), tuned samples")):
         ax.plot(steps, [per_step[str(s)][key]["per_token"] for s in steps], marker="o", ms=3, label=label)
     ax.set_xlabel("checkpoint step")
     ax.set_ylabel("KL per token (nats)")
     ax.set_title(title or "drift from the base", fontsize=9)
     ax.legend(fontsize=8)
-    return _save(fig, path)
+    return fig
 
 
-def plot_drift_vs_prior(points: Sequence[Mapping[str, Any]], path: Path) -> Path:
-    """``points``: {label, group, kl, prior_change}; one colour per group."""
-    plt = _plt()
-    fig, ax = plt.subplots(figsize=(5.5, 4))
+def plot_drift_vs_prior(points: Sequence[Mapping[str, Any]]) -> Figure:
+    """``points``: {label, group, kl, prior_change}; one colour per group (drift_vs_prior_skill.png)."""
+    fig, ax = _figure(figsize=(5.5, 4))
     groups = sorted({p["group"] for p in points})
     for group in groups:
         pts = [p for p in points if p["group"] == group and p["prior_change"] is not None]
@@ -235,4 +216,4 @@ def plot_drift_vs_prior(points: Sequence[Mapping[str, Any]], path: Path) -> Path
     ax.set_xlabel("KL(base‖tuned) per token at the last checkpoint (nats)")
     ax.set_ylabel("prior-skill accuracy change")
     ax.legend(fontsize=7)
-    return _save(fig, path)
+    return fig

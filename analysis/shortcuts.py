@@ -8,7 +8,8 @@
     ``expr=value`` with wrong integer arithmetic, or, for families with a known rule, an
     answer that does not follow from the steps).
 (c) ``length_collapse``: completion length (characters; one token each with rl_lab's
-    tokenizer) below ``fraction`` (default 0.5) of the base model's median for that level.
+    tokenizer) below ``fraction`` (``analysis.length_fraction``, 0.5) of the base model's median
+    for that level.
 (d) ``oracle_containment``: the answer contains the oracle string without being it:
     reasoning-gym's default ``score_answer`` pays ``len(oracle)/len(answer)`` for that, an
     exploit RL finds (DESIGN.md); the detector flags it whatever the scorer was.
@@ -23,10 +24,13 @@ import statistics
 from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
+from rl_lab.core.config import AnalysisConfig
 from rl_lab.environments.formats import STEPS, parse
 
 SHORTCUTS = ("repeat_prompt_number", "skipped_work", "length_collapse", "oracle_containment")
-DEFAULT_LENGTH_FRACTION = 0.5
+# Every rate a row gets: the four detectors and the two halves of skipped_work.
+RATES = ("repeat_prompt_number", "skipped_work", "no_work", "work_mismatch", "length_collapse", "oracle_containment")
+DEFAULT_LENGTH_FRACTION: float = AnalysisConfig.model_fields["length_fraction"].default  # analysis.length_fraction
 _INT = re.compile(r"\d+")
 
 
@@ -219,8 +223,7 @@ def rates(rows: Sequence[Mapping[str, Any]], base_medians: Mapping[Any, float] |
             if value is not None:
                 totals.setdefault(name, []).append(bool(value))
     out: dict[str, float | None] = {}
-    for name in ("repeat_prompt_number", "skipped_work", "no_work", "work_mismatch", "length_collapse",
-                 "oracle_containment"):
+    for name in RATES:
         vals = totals.get(name, [])
         out[name] = sum(vals) / len(vals) if vals else None
     out["rows"] = len(rows)

@@ -1,45 +1,35 @@
-"""Plots of an update analysis (the dict ``analysis.updates.analyze_updates`` returns).
+"""Figures of an update analysis (the dict ``analysis.updates.analyze_updates`` returns).
 
-Each function takes the result dict and an output directory, writes PNGs atomically
-(rendered into memory, then ``rl_lab.core.io.atomic_write_bytes``) and returns their paths.
+Each function draws from the result dict and returns matplotlib Figures keyed by the file
+name they are saved under (``analysis.figures.save_figures``); the report embeds the same ones.
 """
 
 from __future__ import annotations
 
-import io
 import re
-from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
-from rl_lab.core.io import atomic_write_bytes
+from rl_lab.analysis.figures import pyplot
 
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
-def _pyplot():
-    import matplotlib
-
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
+DPI = 120
 
 
-def _save(fig, path: Path) -> Path:
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=120, bbox_inches="tight")
-    _pyplot().close(fig)
-    return atomic_write_bytes(path, buf.getvalue())
+def _figure(**kwargs: Any):
+    return pyplot().subplots(dpi=DPI, **kwargs)
 
 
 def _slug(label: str) -> str:
     return re.sub(r"[^A-Za-z0-9_.-]+", "_", label).strip("_") or "tuned"
 
 
-def plot_update_heatmap(result: dict[str, Any], out_dir: str | Path, criterion: str = "exact") -> list[Path]:
-    """Share of parameters updated, layer (rows) x module type (columns), one PNG per tuned input."""
+def plot_update_heatmaps(result: dict[str, Any], criterion: str = "exact") -> dict[str, Figure]:
+    """Share of parameters updated, layer (rows) x module type (columns), one figure per tuned input."""
     import numpy as np
 
-    plt = _pyplot()
-    paths = []
+    out = {}
     for entry in result["tuned"]:
         grid = entry["by_layer_module"]
         if not grid:
@@ -51,7 +41,7 @@ def plot_update_heatmap(result: dict[str, Any], out_dir: str | Path, criterion: 
             for c, m in enumerate(modules):
                 if m in grid[li] and grid[li][m][criterion] is not None:
                     data[r, c] = grid[li][m][criterion]
-        fig, ax = plt.subplots(figsize=(1.0 + 0.9 * len(modules), 1.2 + 0.28 * len(layers)))
+        fig, ax = _figure(figsize=(1.0 + 0.9 * len(modules), 1.2 + 0.28 * len(layers)))
         im = ax.imshow(data, aspect="auto", cmap="viridis", vmin=0.0, vmax=1.0, interpolation="nearest")
         ax.set_xticks(range(len(modules)), modules, rotation=45, ha="right")
         ax.set_yticks(range(len(layers)), layers)
@@ -59,17 +49,16 @@ def plot_update_heatmap(result: dict[str, Any], out_dir: str | Path, criterion: 
         ax.set_ylabel("layer")
         ax.set_title(f"{entry['label']}: share updated ({criterion})")
         fig.colorbar(im, ax=ax, label="share of parameters updated")
-        paths.append(_save(fig, Path(out_dir) / f"updates_heatmap_{_slug(entry['label'])}.png"))
-    return paths
+        out[f"updates_heatmap_{_slug(entry['label'])}.png"] = fig
+    return out
 
 
-def plot_seed_overlap(result: dict[str, Any], out_dir: str | Path, criterion: str = "exact") -> Path | None:
+def plot_seed_overlap(result: dict[str, Any], criterion: str = "exact") -> Figure | None:
     """Tuned x tuned matrix of IoU / chance IoU of the updated sets (1 = what independent sets give)."""
     import numpy as np
 
     if not result["pairs"]:
         return None
-    plt = _pyplot()
     labels = [t["label"] for t in result["tuned"]]
     index = {lab: i for i, lab in enumerate(labels)}
     data = np.full((len(labels), len(labels)), np.nan)
@@ -81,7 +70,7 @@ def plot_seed_overlap(result: dict[str, Any], out_dir: str | Path, criterion: st
             data[a, b] = stats["iou_ratio"] if stats["iou_ratio"] is not None else np.nan
             iou[a, b] = stats["iou"] if stats["iou"] is not None else np.nan
     size = 2.0 + 0.9 * len(labels)
-    fig, ax = plt.subplots(figsize=(size + 1.5, size))
+    fig, ax = _figure(figsize=(size + 1.5, size))
     # 0 at the bottom of the scale, so "how far above chance (1)" reads off the colour
     vmax = max(2.0, float(np.nanmax(data)) if not np.all(np.isnan(data)) else 2.0)
     im = ax.imshow(data, cmap="magma", vmin=0.0, vmax=vmax, interpolation="nearest")
@@ -94,10 +83,10 @@ def plot_seed_overlap(result: dict[str, Any], out_dir: str | Path, criterion: st
     ax.set_yticks(range(len(labels)), labels)
     ax.set_title(f"updated-set overlap vs chance ({criterion})")
     fig.colorbar(im, ax=ax, label="IoU / chance IoU")
-    return _save(fig, Path(out_dir) / "updates_seed_overlap.png")
+    return fig
 
 
-def plot_rank_histogram(result: dict[str, Any], out_dir: str | Path) -> Path | None:
+def plot_rank_histogram(result: dict[str, Any]) -> Figure | None:
     """Distribution over 2-D deltas of numerical rank / full rank, one histogram per tuned input."""
     series = {}
     for t in result["tuned"]:
@@ -110,8 +99,7 @@ def plot_rank_histogram(result: dict[str, Any], out_dir: str | Path) -> Path | N
             series[t["label"]] = shares
     if not series:
         return None
-    plt = _pyplot()
-    fig, ax = plt.subplots(figsize=(6.5, 4))
+    fig, ax = _figure(figsize=(6.5, 4))
     bins = [i / 20 for i in range(21)]
     for label, shares in series.items():
         ax.hist(shares, bins=bins, alpha=0.55, label=f"{label} (mean {sum(shares) / len(shares):.2f})")
@@ -119,12 +107,14 @@ def plot_rank_histogram(result: dict[str, Any], out_dir: str | Path) -> Path | N
     ax.set_ylabel("matrices")
     ax.set_title("update rank")
     ax.legend(fontsize=8)
-    return _save(fig, Path(out_dir) / "updates_rank_hist.png")
+    return fig
 
 
-def write_update_plots(result: dict[str, Any], out_dir: str | Path, criterion: str = "exact") -> list[Path]:
-    paths = plot_update_heatmap(result, out_dir, criterion)
-    for path in (plot_seed_overlap(result, out_dir, criterion), plot_rank_histogram(result, out_dir)):
-        if path is not None:
-            paths.append(path)
-    return paths
+def update_figures(result: dict[str, Any], criterion: str = "exact") -> dict[str, Figure]:
+    """Every figure of an update analysis: ``{file name: Figure}``."""
+    out = plot_update_heatmaps(result, criterion)
+    for name, fig in (("updates_seed_overlap.png", plot_seed_overlap(result, criterion)),
+                      ("updates_rank_hist.png", plot_rank_histogram(result))):
+        if fig is not None:
+            out[name] = fig
+    return out

@@ -133,9 +133,10 @@ def _child(mode: str, base: str, tuned: str) -> None:
         extra: dict[str, Any] = {}
     else:
         from rl_lab.analysis.checkpoint_io import resolve_base, resolve_tuned
-        from rl_lab.analysis.updates import Settings, analyze_updates
+        from rl_lab.analysis.settings import UpdatesSettings
+        from rl_lab.analysis.updates import analyze_updates
 
-        settings = Settings(rank=False, threads=0 if mode == "analyze_torch_threads" else 1)
+        settings = UpdatesSettings(rank=False, threads=0 if mode == "analyze_torch_threads" else 1)
         start = time.perf_counter()
         result = analyze_updates(resolve_base(base), resolve_tuned([tuned]), settings, progress=False)
         seconds = time.perf_counter() - start

@@ -8,7 +8,7 @@ import pytest
 import torch
 from behaviour_fixtures import config_dict, rollout_rows, single_thread, write_checkpoints, write_run  # noqa: F401
 
-from rl_lab.analysis import drift
+from rl_lab.analysis import drift, drift_run
 from rl_lab.core.io import read_json
 
 
@@ -69,7 +69,7 @@ def test_sampled_sequences_and_self_kl_with_a_tiny_model():
 
     tok = build_char_tokenizer()
     a, b = build_model("tiny", tok, seed=0).eval(), build_model("tiny", tok, seed=1).eval()
-    seqs = drift.sample_sequences(a, tok, ["12+34=", "5+6="], n=3, max_new_tokens=6, seed=0)
+    seqs = drift_run.sample_sequences(a, tok, ["12+34=", "5+6="], n=3, max_new_tokens=6, seed=0)
     assert len(seqs) == 6
     for prompt, completion in seqs:
         assert tok.decode(prompt) in ("12+34=", "5+6=")

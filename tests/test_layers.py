@@ -138,3 +138,11 @@ def test_wheel_installs_one_namespace(wheel: Path):
     done = subprocess.run([sys.executable, "-c", code], cwd=wheel.parent, env=env, capture_output=True, text=True)
     assert done.returncode == 0, done.stderr
     assert done.stdout.strip() == "None None", done.stdout
+
+
+def test_wheel_ships_the_report_template_and_sections(wheel: Path):
+    """The report renders from package data: a wheel without the template could not write a page."""
+    with zipfile.ZipFile(wheel) as zf:
+        names = set(zf.namelist())
+    assert {"rl_lab/report/templates/report.html.j2", "rl_lab/report/templates/report.css",
+            "rl_lab/report/sections/training.py"} <= names

@@ -115,7 +115,7 @@ def test_cli_rejects_k_above_n(tmp_path, capsys):
 
 
 def test_model_labels_name_the_run_of_a_checkpoint(tmp_path):
-    from rl_lab.analysis.behaviour_cli import expand_models
+    from rl_lab.analysis.passk_run import expand_models
 
     a = tmp_path / "trials" / "seed-0" / "checkpoints" / "step_120"
     b = tmp_path / "trials" / "seed-1" / "checkpoints" / "step_120"

@@ -18,12 +18,12 @@ from types import SimpleNamespace
 import pytest
 from behaviour_fixtures import config_dict, rollout_rows, write_run, write_sweep
 
-from rl_lab import report
 from rl_lab.analysis import format_collapse, passk
 from rl_lab.cli import main as rl_lab
 from rl_lab.core.io import atomic_write_yaml
 from rl_lab.environments.formats import render
 from rl_lab.report import findings as report_findings
+from rl_lab.report.sections import updates as report_updates
 
 STEPS = (1, 2, 3, 4, 5, 6, 7, 8)
 LAST = STEPS[-1]
@@ -116,9 +116,10 @@ def _write_safetensors(folder: Path) -> tuple[Path, list[Path]]:
 
 @pytest.fixture(scope="module")
 def sweep_dir(tmp_path_factory) -> Path:
-    import rl_lab.analysis.behaviour_cli as behaviour_cli
-    import rl_lab.analysis.contamination as contamination
+    import rl_lab.analysis.contamination_run as contamination_run
     import rl_lab.analysis.drift as drift
+    import rl_lab.analysis.drift_run as drift_run
+    import rl_lab.analysis.passk_run as passk_run
     import rl_lab.core.checkpoints as checkpoints
     import rl_lab.core.models as models
     import rl_lab.environments.problem_sets as problem_sets
@@ -144,11 +145,11 @@ def sweep_dir(tmp_path_factory) -> Path:
 
     mp = pytest.MonkeyPatch()
     try:
-        mp.setattr(contamination, "evaluate_checkpoint", _fake_evaluate)
+        mp.setattr(contamination_run, "evaluate_checkpoint", _fake_evaluate)
         mp.setattr(models, "load_model_and_tokenizer", _fake_load)
-        mp.setattr(drift, "sample_sequences", lambda *a, **k: [([1], [2, 3])])
+        mp.setattr(drift_run, "sample_sequences", lambda *a, **k: [([1], [2, 3])])
         mp.setattr(drift, "drift_between", _fake_drift_between)
-        mp.setattr(behaviour_cli, "sample_for_passk", _fake_sample_for_passk)
+        mp.setattr(passk_run, "sample_for_passk", _fake_sample_for_passk)
         mp.setattr(checkpoints, "validate_checkpoint", lambda path: None)
         mp.setattr(problem_sets, "verify_completion", lambda problem, completion: float(completion == "ok"))
         assert rl_lab(["analyze", "formats", str(sweep)]) == 0
@@ -386,4 +387,4 @@ def test_findings_updates_sparse_dense_and_unchanged():
 
 def test_heatmaps_show_the_last_step_of_each_run():
     tuned = [{"label": f"r{r}/step_{s}"} for r in (0, 1) for s in (2, 10, 4)]
-    assert [t["label"] for t in report.heatmap_choice(tuned)] == ["r0/step_10", "r1/step_10"]
+    assert [t["label"] for t in report_updates.heatmap_choice(tuned)] == ["r0/step_10", "r1/step_10"]

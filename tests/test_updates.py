@@ -10,9 +10,11 @@ import pytest
 import torch
 from safetensors.torch import save_file
 
+from rl_lab.analysis import update_stats as S
 from rl_lab.analysis import updates as U
 from rl_lab.analysis.checkpoint_io import open_checkpoint, resolve_base, resolve_tuned
-from rl_lab.analysis.updates import Settings, UpdateAnalysisError, analyze_updates
+from rl_lab.analysis.settings import UpdatesSettings as Settings
+from rl_lab.analysis.updates import UpdateAnalysisError, analyze_updates
 from rl_lab.core.errors import InputError
 
 H, MLP, V = 16, 24, 20  # hidden, MLP width, vocabulary: two layers of a Qwen2-shaped model
@@ -127,7 +129,7 @@ def test_planted_density_is_recovered_exactly(tmp_path, dtype):
     save_ckpt(tmp_path / "tuned", tuned, dtype)
     res = run(tmp_path / "base", [tmp_path / "tuned"])
 
-    total = {c: 0 for c in U.CRITERIA}
+    total = {c: 0 for c in S.CRITERIA}
     for name, (big, tiny, mid) in planted.items():
         rec = tensor_rec(res, name)["tuned"]["tuned"]
         extra = ulp_moves if name == ulp_name else 0
@@ -135,7 +137,7 @@ def test_planted_density_is_recovered_exactly(tmp_path, dtype):
         if name == edge_name and dtype is BF16:
             want = {"exact": 5, "tol": 5, "bf16": 5, "paper": 2}
         assert rec["updated"] == want, name
-        for c in U.CRITERIA:
+        for c in S.CRITERIA:
             total[c] += want[c]
     n_params = sum(t.numel() for t in base.values())
     overall = res["tuned"][0]
@@ -148,10 +150,10 @@ def test_planted_density_is_recovered_exactly(tmp_path, dtype):
     assert overall["paper"]["close_to_zero_share"] == pytest.approx(1 - total["paper"] / n_params)
     # per module and per layer are sums of their tensors
     for m, block in overall["by_module"].items():
-        names = [n for n in planted if U.module_type(n) == m]
+        names = [n for n in planted if S.module_type(n) == m]
         assert block["parameters"] == sum(base[n].numel() for n in names)
         assert block["updated"]["exact"] == sum(tensor_rec(res, n)["tuned"]["tuned"]["updated"]["exact"] for n in names)
-    layer0 = [n for n in planted if U.layer_index(n) == 0]
+    layer0 = [n for n in planted if S.layer_index(n) == 0]
     shares = [tensor_rec(res, n)["tuned"]["tuned"]["share"]["bf16"] for n in layer0]
     assert overall["paper"]["layerwise_updated_share"]["0"]["bf16"] == pytest.approx(sum(shares) / len(shares))
 
@@ -229,7 +231,7 @@ def test_numerical_rank_matches_torch_matrix_rank():
     for m, n, r in [(30, 20, 4), (20, 30, 20), (25, 25, 0)]:
         x = torch.randn(m, r, generator=gen) @ torch.randn(r, n, generator=gen) if r else torch.zeros(m, n)
         x = x + 1e-9 * torch.randn(m, n, generator=gen)  # noise far below the tolerance
-        assert U.numerical_rank(x)["rank"] == int(torch.linalg.matrix_rank(x))
+        assert S.numerical_rank(x)["rank"] == int(torch.linalg.matrix_rank(x))
 
 
 # --------------------------------------------------------------------------- seeds
@@ -254,7 +256,7 @@ def test_planted_seed_overlap(tmp_path, dtype):
     assert [(p["a"], p["b"]) for p in res["pairs"]] == [("seed0", "seed1"), ("seed0", "seed2"), ("seed1", "seed2")]
     n, a, b, c = tot["n"], tot["a"], tot["b"], tot["c"]
     p01 = res["pairs"][0]
-    for crit in U.CRITERIA:
+    for crit in S.CRITERIA:
         s = p01["criteria"][crit]
         assert s["intersection"] == c
         assert s["iou"] == pytest.approx(c / (a + b - c))
@@ -283,13 +285,13 @@ def test_chance_iou_matches_independent_random_sets():
     for da, db in [(0.1, 0.3), (0.6, 0.5)]:
         x, y = torch.rand(n, generator=gen) < da, torch.rand(n, generator=gen) < db
         a, b, inter = int(x.sum()), int(y.sum()), int((x & y).sum())
-        s = U.overlap_stats(n, a, b, inter)
+        s = S.overlap_stats(n, a, b, inter)
         assert s["iou_ratio"] == pytest.approx(1.0, abs=0.02)
         assert s["o1_ratio"] == pytest.approx(1.0, abs=0.02) and s["o2_ratio"] == pytest.approx(1.0, abs=0.02)
 
 
 def test_paper_bound_agrees_with_torch_isclose_in_bf16():
-    bound = U.paper_close_bound(1e-5)
+    bound = S.paper_close_bound(1e-5)
     thr = (torch.zeros(1, dtype=BF16) + 1e-5).float().item()
     gen = torch.Generator().manual_seed(8)
     x = thr * (0.98 + 0.04 * torch.rand(200_000, generator=gen))  # dense around the bf16 threshold
@@ -455,8 +457,8 @@ def test_cuda_request_without_cuda_is_a_clear_error(tmp_path):
     ],
 )
 def test_module_type_and_layer(name, module, layer):
-    assert U.module_type(name) == module
-    assert U.layer_index(name) == layer
+    assert S.module_type(name) == module
+    assert S.layer_index(name) == layer
 
 
 # --------------------------------------------------------------------------- CLI

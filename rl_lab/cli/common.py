@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 
 from rl_lab.core.config import Config
 
@@ -17,3 +18,26 @@ def load_command_config(args: argparse.Namespace) -> Config:
     from rl_lab.config import load_config
 
     return load_config(args.config, args.overrides)
+
+
+def add_threads_argument(parser: argparse.ArgumentParser) -> None:
+    parser.add_argument("--threads", type=int, default=None,
+                        help="torch CPU threads (default: torch's); on a machine shared with other jobs "
+                             "--threads 1 is often much faster for tiny models")
+
+
+def apply_threads(threads: int | None) -> None:
+    """``--threads N`` for the model-running commands (None or 0: torch's default)."""
+    if threads:
+        import torch
+
+        torch.set_num_threads(max(1, int(threads)))
+
+
+def add_run_or_sweep_argument(parser: argparse.ArgumentParser, what: str) -> None:
+    parser.add_argument("path", metavar="RUN_OR_SWEEP", help=f"a run dir ({what}) or a sweep dir (sweep_summary.json)")
+
+
+def print_skipped(skipped: list[str]) -> None:
+    for reason in skipped:
+        print(f"warning: {reason}; skipped", file=sys.stderr)

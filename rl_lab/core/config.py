@@ -283,14 +283,52 @@ class DebugConfig(Strict):
 
 
 class AnalysisConfig(Strict):
-    collapse_threshold: float = Field(0.9, gt=0, le=1)
-    passk_n: int = Field(64, ge=1)
-    passk_problems_per_level: int = Field(8, ge=1)
-    passk_temperature: float = Field(0.6, gt=0)
-    passk_top_p: float = Field(0.95, gt=0, le=1)
-    probe_problems_per_level: int = Field(32, ge=1)
-    drift_prompts: int = Field(32, ge=1)
-    drift_samples_per_prompt: int = Field(4, ge=1)
+    """Defaults of the analysis commands; a command-line flag overrides the value for one call."""
+
+    collapse_threshold: float = Field(
+        0.9, gt=0, le=1, description="format collapse: share one format must exceed (strictly) through the last step"
+    )
+    passk_n: int = Field(64, ge=1, description="pass@k: samples per problem")
+    passk_problems_per_level: int = Field(8, ge=1, description="pass@k: problems per family x level")
+    passk_temperature: float = Field(0.6, gt=0, description="pass@k: sampling temperature")
+    passk_top_p: float = Field(0.95, gt=0, le=1, description="pass@k: nucleus sampling top-p")
+    passk_batch_size: int = Field(
+        512, ge=1, description="pass@k: sequences per generate call (transformers path); eval.batch_size if larger"
+    )
+    probe_problems_per_level: int = Field(32, ge=1, description="contamination: probe problems per family x level")
+    probe_temperature: float = Field(
+        0.0, ge=0, description="contamination: probe decoding; 0 = greedy (deterministic), > 0 samples with a fixed seed"
+    )
+    length_fraction: float = Field(
+        0.5, gt=0, le=1,
+        description="shortcut length_collapse: shorter than this fraction of the base's median length for the level",
+    )
+    drift_prompts: int = Field(32, ge=1, description="drift: held-out prompts")
+    drift_samples_per_prompt: int = Field(4, ge=1, description="drift: sequences sampled per prompt and model")
+    drift_batch_size: int = Field(64, ge=1, description="drift: sequences per forward pass when scoring KL")
+    updates_tol: float = Field(1e-5, gt=0, description="updates: the 'tol' criterion counts a parameter as updated if |delta| > tol")
+
+
+class ReportConfig(Strict):
+    """Thresholds that decide whether a report finding says 'observed' or 'did not appear'."""
+
+    tail_fraction: float = Field(
+        0.1, gt=0, le=0.5, description="training findings compare the mean of the first and the last fraction of logged steps"
+    )
+    shortcut_rise: float = Field(
+        0.10, gt=0, le=1, description="a shortcut detector 'rose' when its rate grew by at least this (first -> last rollouts)"
+    )
+    unknown_n_bound: float = Field(
+        0.05, gt=0, le=1, description="prior-skill noise bound when the probe count of a run is not recorded"
+    )
+    sparse_share: float = Field(
+        0.5, gt=0, le=1, description="'update sparsity' when at most this share of parameters changed (reference criterion)"
+    )
+    overlap_ratio: float = Field(1.1, gt=0, description="updated sets overlap 'beyond chance' when IoU / chance IoU >= this")
+    correlation_r: float = Field(
+        0.5, gt=0, le=1, description="drift vs prior-skill change: a relation is described only when |Pearson r| >= this"
+    )
+    max_heatmaps: int = Field(6, ge=1, description="update heatmaps drawn (the last step of each run); all are in the tables")
 
 
 # --------------------------------------------------------------------------- root
@@ -309,6 +347,7 @@ class Config(Strict):
     ray: RayConfig = Field(default_factory=RayConfig)
     debug: DebugConfig = Field(default_factory=DebugConfig)
     analysis: AnalysisConfig = Field(default_factory=AnalysisConfig)
+    report: ReportConfig = Field(default_factory=ReportConfig)
     formats: FormatsConfig = Field(default_factory=FormatsConfig)
     prompt: PromptConfig = Field(default_factory=PromptConfig)
 

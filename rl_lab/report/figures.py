@@ -1,17 +1,20 @@
 """Figures of ``rl-lab report`` that no analysis module draws (training curves, per-run format
-stacks), and ``render_png`` to reuse an analysis module's plot function without touching the run dir.
-
-Every function returns PNG bytes (the report embeds them as data URIs); matplotlib (Agg) is
-imported inside the functions so ``rl-lab --help`` stays fast.
+stacks, KL per checkpoint across runs). Every function returns a matplotlib ``Figure``; the
+report embeds it with ``rl_lab.report.view.data_uri``. The analyses' own figures come from
+``analysis.plots_behaviour`` and ``analysis.update_plots``, re-drawn from the JSON the report read.
 """
 
 from __future__ import annotations
 
-import io
-import tempfile
-from collections.abc import Callable, Mapping, Sequence
-from pathlib import Path
-from typing import Any
+from collections.abc import Mapping, Sequence
+from typing import TYPE_CHECKING, Any
+
+from rl_lab.analysis.drift import FORWARD
+from rl_lab.analysis.figures import FORMAT_COLORS, pyplot
+from rl_lab.report.numbers import dig
+
+if TYPE_CHECKING:
+    from matplotlib.figure import Figure
 
 # One line under each figure: how to read it.  The behaviour and update plots have their own
 # guides in analysis/plots_behaviour.py READING_GUIDE; these cover the report's own figures.
@@ -24,6 +27,8 @@ READING_GUIDE: dict[str, str] = {
                 "mean completion length per step: entropy falling towards 0 means the policy stopped exploring.",
     "format_runs": "One panel per run: stacked share of each answer format among that run's sampled rollouts; "
                    "the dashed line marks the collapse step.",
+    "drift_runs": "Forward KL(base‖tuned) per token on base samples at each checkpoint, one line per run: how fast "
+                  "each run moved away from the base.",
     "updates_heatmap": "Share of parameters changed (exact criterion) per layer (rows) and module type (columns), "
                        "0 = untouched, 1 = every parameter moved.",
     "updates_seed_overlap": "Cells = IoU of two tuned checkpoints' updated sets divided by the IoU that independent "
@@ -33,7 +38,6 @@ READING_GUIDE: dict[str, str] = {
 }
 
 PALETTE = ["#3b6ea5", "#d1495b", "#2e9b6c", "#edae49", "#7b5ea7", "#00798c", "#8c564b", "#e377c2", "#7f7f7f"]
-FORMAT_COLORS = {"terse": "#4C72B0", "steps": "#55A868", "tagged": "#C44E52", "other": "#8C8C8C"}
 
 _STYLE = {
     "axes.spines.top": False, "axes.spines.right": False, "axes.grid": True, "grid.alpha": 0.25,
@@ -42,35 +46,16 @@ _STYLE = {
 }
 
 
-def _plt():
-    import matplotlib
+def _pin_tick_labels(fig: Figure) -> None:
+    """Fix the tick label size the style gives: matplotlib spaces ticks at draw time by the
+    rcParams then in force, and the figure is drawn (saved) after the style context has closed."""
+    from matplotlib.font_manager import FontProperties
 
-    matplotlib.use("Agg")
-    import matplotlib.pyplot as plt
-
-    return plt
-
-
-def fig_to_png(fig) -> bytes:
-    plt = _plt()
-    buf = io.BytesIO()
-    fig.savefig(buf, format="png", dpi=110, bbox_inches="tight")
-    plt.close(fig)
-    return buf.getvalue()
-
-
-def render_png(plot: Callable[..., Any], *args: Any, filename: str = "plot.png", as_dir: bool = False,
-               **kwargs: Any) -> dict[str, bytes]:
-    """Run an analysis plot function that writes files, in a temp dir; return ``{name: png bytes}``.
-
-    ``as_dir``: the function takes an output directory (update plots, format runs) instead of a
-    file path.  The report re-draws from the JSON it read, so a figure never disagrees with its
-    table, and the run dir's own plots/ are left as the analyses wrote them.
-    """
-    with tempfile.TemporaryDirectory(prefix="rl_lab_report_") as tmp:
-        target = Path(tmp) if as_dir else Path(tmp) / filename
-        plot(*args, target, **kwargs)
-        return {p.name: p.read_bytes() for p in sorted(Path(tmp).glob("*.png"))}
+    plt = pyplot()
+    for axis in ("x", "y"):
+        size = FontProperties(size=plt.rcParams[f"{axis}tick.labelsize"]).get_size_in_points()
+        for ax in fig.axes:
+            ax.tick_params(axis=axis, labelsize=size)
 
 
 def group_colors(groups: Sequence[str]) -> dict[str, str]:
@@ -109,10 +94,10 @@ def _draw_groups(ax, runs: Sequence[Mapping[str, Any]], key: str, colors: Mappin
 
 
 def plot_metric_runs(runs: Sequence[Mapping[str, Any]], key: str, ylabel: str, title: str = "",
-                     band_key: str | None = None, ylim: tuple[float, float] | None = None) -> bytes:
+                     band_key: str | None = None, ylim: tuple[float, float] | None = None) -> Figure:
     """``runs``: ``{label, group, series: {metric: {step: value}}}``. Thin line per run, thick group mean;
     a lone run also gets a ±``band_key`` band (e.g. reward_std)."""
-    plt = _plt()
+    plt = pyplot()
     with plt.rc_context(_STYLE):
         fig, ax = plt.subplots(figsize=(6.4, 3.6))
         colors = group_colors([r["group"] for r in runs])
@@ -131,12 +116,13 @@ def plot_metric_runs(runs: Sequence[Mapping[str, Any]], key: str, ylabel: str, t
         if title:
             ax.set_title(title)
         ax.legend(fontsize=7.5, loc="best")
-        return fig_to_png(fig)
+        _pin_tick_labels(fig)
+    return fig
 
 
-def plot_accuracy_levels(runs: Sequence[Mapping[str, Any]], levels: Sequence[int]) -> bytes:
+def plot_accuracy_levels(runs: Sequence[Mapping[str, Any]], levels: Sequence[int]) -> Figure:
     """One panel per level of ``accuracy/level_<d>``; thin per run, thick per group mean."""
-    plt = _plt()
+    plt = pyplot()
     with plt.rc_context(_STYLE):
         cols = min(len(levels), 5)
         rows = -(-len(levels) // cols)
@@ -161,12 +147,13 @@ def plot_accuracy_levels(runs: Sequence[Mapping[str, Any]], levels: Sequence[int
         if handles:
             fig.legend(list(handles.values()), list(labels), loc="lower center", ncol=min(4, len(labels)), fontsize=8)
         fig.tight_layout(rect=(0, 0.09 if handles else 0, 1, 1))
-        return fig_to_png(fig)
+        _pin_tick_labels(fig)
+    return fig
 
 
-def plot_dynamics(runs: Sequence[Mapping[str, Any]], keys: Sequence[tuple[str, str]]) -> bytes:
+def plot_dynamics(runs: Sequence[Mapping[str, Any]], keys: Sequence[tuple[str, str]]) -> Figure:
     """Small multiples of the ``(metric key, axis label)`` pairs present in the runs."""
-    plt = _plt()
+    plt = pyplot()
     with plt.rc_context(_STYLE):
         fig, axes = plt.subplots(1, len(keys), figsize=(3.4 * len(keys) + 0.6, 2.8), squeeze=False)
         colors = group_colors([r["group"] for r in runs])
@@ -178,12 +165,13 @@ def plot_dynamics(runs: Sequence[Mapping[str, Any]], keys: Sequence[tuple[str, s
         if handles and len(runs) > 1:
             axes[0][-1].legend(handles, labels, fontsize=7, loc="best")
         fig.tight_layout()
-        return fig_to_png(fig)
+        _pin_tick_labels(fig)
+    return fig
 
 
-def plot_format_runs(summaries: Mapping[str, Mapping[str, Any]]) -> bytes:
+def plot_format_runs(summaries: Mapping[str, Mapping[str, Any]]) -> Figure:
     """Stacked format shares, one small panel per run (``summaries``: label -> formats.json of that run)."""
-    plt = _plt()
+    plt = pyplot()
     with plt.rc_context({**_STYLE, "axes.grid": False}):
         n = len(summaries)
         cols = min(n, 4)
@@ -210,4 +198,14 @@ def plot_format_runs(summaries: Mapping[str, Mapping[str, Any]]) -> bytes:
         handles, names = axes[0][0].get_legend_handles_labels()
         fig.legend(handles, names, loc="center right", fontsize=8, bbox_to_anchor=(1.0, 0.5))
         fig.tight_layout(rect=(0, 0, 0.88, 1))
-        return fig_to_png(fig)
+        _pin_tick_labels(fig)
+    return fig
+
+
+def plot_kl_runs(runs: Mapping[str, Mapping[str, Any]]) -> Figure:
+    """Forward KL per token at each checkpoint, one line per run (``runs``: label -> drift.json)."""
+    key = f"{FORWARD}.per_token"
+    data = [{"label": label, "group": label,
+             "series": {"kl": {int(s): dig(v, key) for s, v in p["by_step"].items() if dig(v, key) is not None}}}
+            for label, p in runs.items()]
+    return plot_metric_runs(data, "kl", "KL(base‖tuned) per token (nats)")

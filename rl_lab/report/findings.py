@@ -2,26 +2,25 @@
 
 Each ``findings_*`` takes the numbers an analysis JSON holds and returns ``Finding``s whose
 text states what was measured, including the plain "did not appear" when a phenomenon was
-looked for and not seen.  The thresholds that decide "appeared" are the constants below;
-docs/report.md lists them.
+looked for and not seen.  The thresholds that decide "appeared" are the config's ``report``
+section (``rl_lab.core.config.ReportConfig``; schema defaults when not given); docs/report.md
+lists them. Shortcut names are ``analysis.shortcuts.SHORTCUTS``.
 """
 
 from __future__ import annotations
 
 import math
 import statistics
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 
-FORMATS = ("terse", "steps", "tagged", "other")
-SHORTCUT_NAMES = ("repeat_prompt_number", "skipped_work", "length_collapse", "oracle_containment")
-TAIL_FRACTION = 0.1  # training findings compare the first and last 10% of logged steps (>= 1 row each)
-SHORTCUT_RISE = 0.10  # a shortcut "rose" when its rate grew by at least 10 percentage points
-UNKNOWN_N_BOUND = 0.05  # prior-skill noise bound when the probe count is not recorded
-SPARSE_SHARE = 0.5  # "update sparsity" when at most half the parameters changed (reference criterion)
-OVERLAP_RATIO = 1.1  # overlap "beyond chance" when IoU / chance IoU >= 1.1
-CORRELATION_R = 0.5  # |r| below this: "no clear linear relation"
+from rl_lab.analysis.drift import FORWARD, REVERSE
+from rl_lab.analysis.shortcuts import SHORTCUTS
+from rl_lab.core.config import ReportConfig
+from rl_lab.report.numbers import dig, fmt_num, fmt_pct, fmt_pp, fmt_range, mean_of
+
+DEFAULTS = ReportConfig()  # the schema's thresholds, for callers without a config
 
 
 @dataclass
@@ -31,65 +30,8 @@ class Finding:
     text: str
 
 
-def dig(node: Any, dotted: str) -> Any:
-    for part in dotted.split("."):
-        if not isinstance(node, dict) or part not in node:
-            return None
-        node = node[part]
-    return node
-
-
-# =========================================================================== number formatting
-def fmt_num(v: Any, digits: int = 3) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    if isinstance(v, bool):
-        return "yes" if v else "no"
-    if isinstance(v, int):
-        return f"{v:,}"
-    if not isinstance(v, float):
-        return str(v)
-    if v == 0:
-        return "0"
-    a = abs(v)
-    if a >= 1000:
-        return f"{v:,.0f}"
-    if a >= 1:
-        return f"{v:.2f}"
-    if a >= 10 ** -digits:
-        return f"{v:.{digits}f}"
-    return f"{v:.2e}"
-
-
-def fmt_pct(v: Any, digits: int = 1) -> str:
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    return f"{100 * v:.{digits}f}%"
-
-
-def fmt_pp(v: Any, digits: int = 1) -> str:
-    """A change of a share, in signed percentage points."""
-    if v is None or (isinstance(v, float) and math.isnan(v)):
-        return "–"
-    text = f"{100 * v:+.{digits}f} pp"
-    return text.replace("-", "−")
-
-
-def fmt_range(values: Sequence[float], fmt: Callable[[Any], str] = fmt_pct) -> str:
-    vals = [v for v in values if v is not None]
-    if not vals:
-        return "–"
-    lo, hi = min(vals), max(vals)
-    return fmt(lo) if fmt(lo) == fmt(hi) else f"{fmt(lo)} to {fmt(hi)}"
-
-
-def mean_of(values: Sequence[float | None]) -> float | None:
-    vals = [float(v) for v in values if v is not None and not (isinstance(v, float) and math.isnan(v))]
-    return sum(vals) / len(vals) if vals else None
-
-
 # =========================================================================== helpers over data
-def head_tail(curve: Mapping[int, float], fraction: float = TAIL_FRACTION) -> tuple[float, float] | None:
+def head_tail(curve: Mapping[int, float], fraction: float = DEFAULTS.tail_fraction) -> tuple[float, float] | None:
     """Mean of the first and of the last ``fraction`` of logged steps (at least one each)."""
     steps = sorted(curve)
     if not steps:
@@ -107,17 +49,18 @@ def level_keys(series_list: Sequence[Mapping[str, Any]]) -> list[int]:
     return sorted(levels)
 
 
-def prior_noise_bound(p0: float | None, p1: float | None, n: int | None) -> float:
+def prior_noise_bound(p0: float | None, p1: float | None, n: int | None,
+                      unknown_n_bound: float = DEFAULTS.unknown_n_bound) -> float:
     """Twice the binomial standard error of a difference of two accuracies over n probes each
     (floor 1/n): a smaller change is within what re-drawing the probes could give."""
     if not n or p0 is None or p1 is None:
-        return UNKNOWN_N_BOUND
+        return unknown_n_bound
     se = math.sqrt(max(p0 * (1 - p0) + p1 * (1 - p1), 0.0) / n)
     return max(2 * se, 1.0 / n)
 
 
 # =========================================================================== findings (pure)
-def findings_training(runs: Sequence[Mapping[str, Any]]) -> list[Finding]:
+def findings_training(runs: Sequence[Mapping[str, Any]], thresholds: ReportConfig = DEFAULTS) -> list[Finding]:
     """``runs``: ``{group, series}``. Reward and accuracy per level, first vs last 10% of steps."""
     out = []
     groups: dict[str, list[Mapping[str, Any]]] = {}
@@ -125,13 +68,14 @@ def findings_training(runs: Sequence[Mapping[str, Any]]) -> list[Finding]:
         groups.setdefault(r["group"], []).append(r)
     for group, items in groups.items():
         parts = []
-        rw = [head_tail(r["series"].get("reward") or {}) for r in items]
+        fraction = thresholds.tail_fraction
+        rw = [head_tail(r["series"].get("reward") or {}, fraction) for r in items]
         rw = [x for x in rw if x]
         if rw:
             parts.append(f"reward {fmt_num(mean_of([a for a, _ in rw]))} → {fmt_num(mean_of([b for _, b in rw]))}")
         accs = []
         for level in level_keys([r["series"] for r in items]):
-            ht = [head_tail(r["series"].get(f"accuracy/level_{level}") or {}) for r in items]
+            ht = [head_tail(r["series"].get(f"accuracy/level_{level}") or {}, fraction) for r in items]
             ht = [x for x in ht if x]
             if ht:
                 accs.append(f"L{level} {fmt_pct(mean_of([a for a, _ in ht]), 0)} → {fmt_pct(mean_of([b for _, b in ht]), 0)}")
@@ -140,7 +84,7 @@ def findings_training(runs: Sequence[Mapping[str, Any]]) -> list[Finding]:
         if parts:
             who = f"{group} ({len(items)} run{'s' if len(items) != 1 else ''})" if len(groups) > 1 or len(items) > 1 else "Training"
             out.append(Finding("info", "training", f"{who}: " + "; ".join(parts)
-                               + f" (mean of the first vs the last {int(100 * TAIL_FRACTION)}% of logged steps)."))
+                               + f" (mean of the first vs the last {fmt_pct(fraction, 0)} of logged steps)."))
     return out
 
 
@@ -241,13 +185,13 @@ def findings_passk(payload: Mapping[str, Any]) -> list[Finding]:
     return out
 
 
-def findings_prior(changes: Sequence[Mapping[str, Any]]) -> list[Finding]:
+def findings_prior(changes: Sequence[Mapping[str, Any]], thresholds: ReportConfig = DEFAULTS) -> list[Finding]:
     """``changes``: ``{label, group, base, final, change, n}`` per run (n: probes, may be None)."""
     if not changes:
         return []
     lost, gained, flat = [], [], []
     for c in changes:
-        bound = prior_noise_bound(c.get("base"), c.get("final"), c.get("n"))
+        bound = prior_noise_bound(c.get("base"), c.get("final"), c.get("n"), thresholds.unknown_n_bound)
         ch = c.get("change")
         if ch is None:
             continue
@@ -287,7 +231,7 @@ def findings_prior(changes: Sequence[Mapping[str, Any]]) -> list[Finding]:
     return out
 
 
-def findings_shortcuts(rates: Sequence[Mapping[str, Any]]) -> list[Finding]:
+def findings_shortcuts(rates: Sequence[Mapping[str, Any]], thresholds: ReportConfig = DEFAULTS) -> list[Finding]:
     """``rates``: ``{group, first: {name: rate}, last: {name: rate}}`` per run (rollout shortcut rates)."""
     if not rates:
         return []
@@ -302,12 +246,12 @@ def findings_shortcuts(rates: Sequence[Mapping[str, Any]]) -> list[Finding]:
 
     rises, composition, finals = [], [], []
     for group, items in groups.items():
-        for name in SHORTCUT_NAMES:
+        for name in SHORTCUTS:
             first = mean_of([(r.get("first") or {}).get(name) for r in items])
             last = mean_of([(r.get("last") or {}).get(name) for r in items])
             if last is not None:
                 finals.append((last, name, group))
-            if first is None or last is None or last - first < SHORTCUT_RISE:
+            if first is None or last is None or last - first < thresholds.shortcut_rise:
                 continue
             text = f"{group}: {name} {fmt_pct(first, 0)} → {fmt_pct(last, 0)}"
             cf = mean_of([per_steps(r.get("first"), name) for r in items]) if name == "skipped_work" else None
@@ -317,7 +261,7 @@ def findings_shortcuts(rates: Sequence[Mapping[str, Any]]) -> list[Finding]:
                 sl = mean_of([(r.get("last") or {}).get("steps_share") for r in items])
                 text += (f" of all rollouts ({fmt_pct(cf, 0)} → {fmt_pct(cl, 0)} of steps-format ones, "
                          f"whose share went {fmt_pct(sf, 0)} → {fmt_pct(sl, 0)})")
-                if cl - cf < SHORTCUT_RISE:  # more steps completions, not worse ones
+                if cl - cf < thresholds.shortcut_rise:  # more steps completions, not worse ones
                     composition.append(text)
                     continue
             rises.append(text)
@@ -335,10 +279,10 @@ def findings_shortcuts(rates: Sequence[Mapping[str, Any]]) -> list[Finding]:
     elif top:
         tail = " (every detector at 0% in the last rollouts)"
     return [Finding("absent", "shortcuts", f"A rise in shortcut rates did not appear: no detector's rate grew by "
-                    f"{int(100 * SHORTCUT_RISE)} pp or more between the first and last rollouts{tail}.")]
+                    f"{round(100 * thresholds.shortcut_rise)} pp or more between the first and last rollouts{tail}.")]
 
 
-def findings_drift_points(points: Sequence[Mapping[str, Any]]) -> list[Finding]:
+def findings_drift_points(points: Sequence[Mapping[str, Any]], thresholds: ReportConfig = DEFAULTS) -> list[Finding]:
     """Sweep drift: forward KL per token against prior-skill change across runs."""
     pts = [p for p in points if p.get("kl") is not None and p.get("prior_change") is not None]
     kls = [p["kl"] for p in points if p.get("kl") is not None]
@@ -356,27 +300,27 @@ def findings_drift_points(points: Sequence[Mapping[str, Any]]) -> list[Finding]:
     if len(set(xs)) < 2 or len(set(ys)) < 2:
         return [Finding("info", "drift", f"Drift: {span}; no correlation (one of the two quantities is constant).")]
     r = statistics.correlation(xs, ys)
-    if r <= -CORRELATION_R:
+    if r <= -thresholds.correlation_r:
         return [Finding("observed", "drift", f"Drift vs prior skills: over {len(pts)} runs, more forward KL went with "
                         f"more prior-skill loss (Pearson r = {r:.2f}); {span}.")]
-    if r >= CORRELATION_R:
+    if r >= thresholds.correlation_r:
         return [Finding("info", "drift", f"Drift vs prior skills: over {len(pts)} runs, more forward KL went with a "
                         f"smaller loss or a gain (Pearson r = {r:.2f}); {span}.")]
     return [Finding("absent", "drift", f"A relation between drift and prior-skill change did not appear: Pearson "
-                    f"r = {r:.2f} over {len(pts)} runs (|r| < {CORRELATION_R}); {span}.")]
+                    f"r = {r:.2f} over {len(pts)} runs (|r| < {thresholds.correlation_r}); {span}.")]
 
 
 def findings_drift_run(payload: Mapping[str, Any]) -> list[Finding]:
     fin = payload.get("final") or {}
-    fwd = dig(fin, "forward_kl_base_tuned_on_base_samples.per_token")
-    rev = dig(fin, "reverse_kl_tuned_base_on_tuned_samples.per_token")
+    fwd = dig(fin, f"{FORWARD}.per_token")
+    rev = dig(fin, f"{REVERSE}.per_token")
     if fwd is None and rev is None:
         return []
     return [Finding("info", "drift", f"Drift at step {payload.get('final_step')}: KL(base‖tuned) {fmt_num(fwd, 4)} "
                     f"nats/token on base samples, KL(tuned‖base) {fmt_num(rev, 4)} nats/token on tuned samples.")]
 
 
-def findings_updates(result: Mapping[str, Any]) -> list[Finding]:
+def findings_updates(result: Mapping[str, Any], thresholds: ReportConfig = DEFAULTS) -> list[Finding]:
     tuned = result.get("tuned") or []
     if not tuned:
         return []
@@ -400,10 +344,10 @@ def findings_updates(result: Mapping[str, Any]) -> list[Finding]:
                            "sparsity and overlap are undefined here."))
         return out
     if paper:
-        if max(paper) <= SPARSE_SHARE:
+        if max(paper) <= thresholds.sparse_share:
             out.append(Finding("observed", "updates", f"Update sparsity: under the reference criterion (bf16, "
                                f"isclose atol 1e-5) only {fmt_range(paper)} of parameters changed{where}."))
-        elif min(paper) > SPARSE_SHARE:
+        elif min(paper) > thresholds.sparse_share:
             out.append(Finding("absent", "updates", f"Update sparsity did not appear: {fmt_range(paper)} of parameters "
                                f"changed under the reference criterion (bf16, isclose atol 1e-5){where}."))
         else:
@@ -418,7 +362,7 @@ def findings_updates(result: Mapping[str, Any]) -> list[Finding]:
         paper_ratio = stat("paper", "iou_ratio")
         detail = (f"IoU {fmt_num(iou)} vs {fmt_num(chance)} by chance ({fmt_num(ratio)}x, exact criterion; "
                   f"reference criterion {fmt_num(paper_ratio)}x), mean over {len(pairs)} pair{'s' if len(pairs) > 1 else ''}")
-        if ratio is not None and ratio >= OVERLAP_RATIO:
+        if ratio is not None and ratio >= thresholds.overlap_ratio:
             out.append(Finding("observed", "updates", f"Overlap of updated sets beyond chance: {detail}."))
         elif ratio is not None:
             out.append(Finding("absent", "updates", f"Overlap of updated sets beyond chance did not appear: {detail}."))

@@ -1,12 +1,10 @@
-"""``rl-lab analyze updates``: update sparsity, rank and seed overlap of base -> tuned checkpoints.
-
-Routed from rl_lab/cli.py; torch and friends are imported inside ``run``.
+"""``rl-lab analyze updates --base BASE --tuned T ...``: update sparsity, rank and seed overlap of
+base -> tuned checkpoints (see rl_lab.analysis.updates_run; keys in docs/updates.md).
 """
 
 from __future__ import annotations
 
 import argparse
-import sys
 from pathlib import Path
 from typing import Any
 
@@ -18,9 +16,11 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tuned checkpoints (seeds); a run directory expands to each of its step_<N>, N > 0")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON result file (default: RUN/analysis/updates.json when an input is in a run directory)")
-    parser.add_argument("--tol", type=float, default=1e-5, help="the 'tol' criterion: updated if |delta| > tol (float32)")
+    parser.add_argument("--tol", type=float, default=None,
+                        help="the 'tol' criterion: updated if |delta| > tol (float32); default: analysis.updates_tol "
+                        "of the inputs' run dir, else the schema's")
     parser.add_argument("--rank", action="store_true", help="also the numerical rank of every 2-D non-norm delta (SVD)")
-    parser.add_argument("--device", default="cpu", help="cpu or cuda[:i]: where chunks and SVDs are computed")
+    parser.add_argument("--device", default=None, help="cpu (default) or cuda[:i]: where chunks and SVDs are computed")
     parser.add_argument("--plots", type=Path, default=None,
                         help="write PNG plots here (default: RUN/plots when the JSON goes to a run directory)")
     parser.add_argument("--strict", action="store_true",
@@ -28,60 +28,31 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "float32 / skip, and report)")
     parser.add_argument("--skip-mismatched", action="store_true",
                         help="skip tensors whose shapes differ (listed in 'skipped') instead of refusing")
-    parser.add_argument("--chunk-elements", type=int, default=1 << 23,
-                        help="elements per streamed row chunk (work memory ~ 16 bytes x this per bf16 tuned input)")
-    parser.add_argument("--threads", type=int, default=1,
+    parser.add_argument("--chunk-elements", type=int, default=None,
+                        help="elements per streamed row chunk, default 8M (work memory ~ 16 bytes x this per bf16 "
+                        "tuned input)")
+    parser.add_argument("--threads", type=int, default=None,
                         help="torch CPU threads for the streamed comparison (default 1: its passes are memory-bound "
                         "and multi-threaded ops stall on a busy machine; 0: torch's default). SVDs use torch's default")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
 
 
-def default_run_dir(base: str, tuned: list[str]) -> Path | None:
-    from rl_lab.analysis.checkpoint_io import is_run_dir
-    from rl_lab.core.rundir import run_of_checkpoint
-
-    for raw in [*tuned, base]:
-        path = Path(raw).parent if Path(raw).is_file() else Path(raw)
-        owner = run_of_checkpoint(path)  # RUN/checkpoints/step_N belongs to RUN
-        path = owner.path if owner is not None else path
-        if is_run_dir(path):
-            return path
-    return None
-
-
 def run(args: argparse.Namespace) -> int:
-    from rl_lab.analysis.checkpoint_io import resolve_base, resolve_tuned
-    from rl_lab.analysis.updates import Settings, UpdateAnalysisError, analyze_updates
-    from rl_lab.core.errors import InputError
-    from rl_lab.core.io import atomic_write_json
+    from rl_lab.analysis.settings import run_analysis_config, updates_settings
+    from rl_lab.analysis.updates_run import default_run_dir, run_updates
+    from rl_lab.core.config import AnalysisConfig
 
-    out, plots = args.out, args.plots
     run_dir = default_run_dir(args.base, args.tuned)
-    if out is None and run_dir is not None:
-        out = run_dir / "analysis" / "updates.json"
-        plots = plots or run_dir / "plots"
-    settings = Settings(
-        tol=args.tol, rank=args.rank, device=args.device, strict=args.strict,
+    analysis = run_analysis_config(run_dir) if run_dir is not None else AnalysisConfig()
+    settings = updates_settings(
+        analysis, tol=args.tol, rank=args.rank, device=args.device, strict=args.strict,
         skip_mismatched=args.skip_mismatched, chunk_elements=args.chunk_elements, threads=args.threads,
     )
-    try:
-        base = resolve_base(args.base)
-        tuned = resolve_tuned(args.tuned)
-        result = analyze_updates(base, tuned, settings, progress=not args.no_progress)
-    except (InputError, UpdateAnalysisError) as exc:
-        print(f"error: {exc}", file=sys.stderr)
-        return 2
-    print_tables(result)
-    if out is not None:
-        atomic_write_json(out, result)
-        print(f"wrote {out}")
-    else:
-        print("(no --out given: result not saved)")
-    if plots is not None:
-        from rl_lab.analysis.update_plots import write_update_plots
-
-        for path in write_update_plots(result, plots):
-            print(f"wrote {path}")
+    out = run_updates(args.base, args.tuned, settings, args.out, args.plots, progress=not args.no_progress, run=run_dir)
+    print_tables(out.result)
+    print(f"wrote {out.json_path}" if out.json_path else "(no --out given: result not saved)")
+    for path in out.plots:
+        print(f"wrote {path}")
     return 0
 
 

@@ -1,0 +1,148 @@
+"""Runner of the drift analysis: sample sequences from the base and each checkpoint of a run, score
+token-level KL both ways (``analysis.drift``), and write analysis/drift.json + plots. For a sweep,
+each run's final drift is set against its prior-skill accuracy change (from its
+contamination.json, computed now when missing).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from typing import Any
+
+from rl_lab.analysis import drift, plots_behaviour
+from rl_lab.analysis.contamination_run import contamination_for_run
+from rl_lab.analysis.figures import save_figure
+from rl_lab.analysis.runs import AnalysisOutput, each_run, stamp
+from rl_lab.analysis.settings import DriftSettings, contamination_settings, drift_settings
+from rl_lab.core import models, rundir
+from rl_lab.core.config import Config
+from rl_lab.core.errors import RunDirError
+from rl_lab.core.rundir import Resolved, RunDir
+
+SettingsFor = Callable[[Config], DriftSettings]
+FORWARD, REVERSE = drift.FORWARD, drift.REVERSE
+
+
+def sample_sequences(model, tokenizer, prompts: Sequence[str], n: int, max_new_tokens: int,
+                     batch_size: int = 256, seed: int = 0) -> list[tuple[list[int], list[int]]]:
+    """``(prompt ids, completion ids)`` for n samples per prompt at temperature 1; the completion
+    keeps its end-of-sequence token (the KL of stopping counts too) and drops padding."""
+    import torch
+
+    eos = tokenizer.eos_token_id
+    out = []
+    flat = [p for p in prompts for _ in range(n)]
+    model.eval()
+    torch.manual_seed(seed)
+    side = tokenizer.padding_side
+    tokenizer.padding_side = "left"
+    try:
+        for start in range(0, len(flat), batch_size):
+            chunk = flat[start : start + batch_size]
+            enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
+            with torch.no_grad():
+                gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=1.0,
+                                     top_p=1.0, top_k=0, pad_token_id=tokenizer.pad_token_id)
+            new = gen[:, enc["input_ids"].shape[1] :].tolist()
+            for i, ids in enumerate(new):
+                prompt_ids = [t for t, m in zip(enc["input_ids"][i].tolist(), enc["attention_mask"][i].tolist(),
+                                                strict=True) if m]
+                if eos in ids:
+                    ids = ids[: ids.index(eos) + 1]
+                out.append((prompt_ids, ids))
+    finally:
+        tokenizer.padding_side = side
+    return out
+
+
+def drift_for_run(run: RunDir, settings: DriftSettings) -> dict[str, Any]:
+    """KL of every checkpoint against step 0; writes the run's analysis/drift.json and plot."""
+    from tqdm.auto import tqdm
+
+    cfg = run.config
+    ckpts = run.checkpoints()
+    if 0 not in ckpts:
+        raise RunDirError(f"run {str(run.path)!r} has no checkpoints/step_0 (the base) to measure drift from")
+    s = settings
+    prompts = drift.drift_prompts(cfg, s.prompts)
+    base, tokenizer = models.load_model_and_tokenizer(ckpts[0])
+    base.eval()
+    base_samples = sample_sequences(base, tokenizer, prompts, s.samples_per_prompt, s.max_new_tokens, seed=s.seed)
+    zero = {"per_token": 0.0, "per_sequence": 0.0, "per_sequence_std": 0.0, "sequences": len(base_samples), "tokens": None}
+    per_step: dict[str, Any] = {"0": {FORWARD: zero, REVERSE: zero}}
+    for step, path in tqdm([(k, p) for k, p in ckpts.items() if k != 0], desc=f"drift {run.name}", unit="ckpt"):
+        tuned, _ = models.load_model_and_tokenizer(path)
+        tuned.eval()
+        tuned_samples = sample_sequences(tuned, tokenizer, prompts, s.samples_per_prompt, s.max_new_tokens,
+                                         seed=s.seed + step)
+        per_step[str(step)] = drift.drift_between(base, tuned, base_samples, tuned_samples, tokenizer.pad_token_id,
+                                                  s.batch_size)
+        del tuned
+    last = max(ckpts)
+    payload = {
+        "analysis": "drift", **stamp(),
+        "inputs": {"run_dir": str(run.path), "checkpoints": {str(k): str(p) for k, p in ckpts.items()},
+                   "config_point": run.config_point, "seed": run.seed(), "prompt_seed": s.seed,
+                   "sampling_seed": f"{s.seed} (base), {s.seed} + step (tuned)", "prompts": len(prompts),
+                   "samples_per_prompt": s.samples_per_prompt, "temperature": 1.0, "top_p": 1.0,
+                   "max_new_tokens": s.max_new_tokens},
+        "directions": {
+            FORWARD: "KL(base || tuned), summed over the vocabulary at each position of sequences sampled from the base",
+            REVERSE: "KL(tuned || base), summed over the vocabulary at each position of sequences sampled from the "
+                     "tuned checkpoint",
+        },
+        "units": "nats; per_token = total KL / completion tokens, per_sequence = mean over sequences of summed KL",
+        "by_step": per_step,
+        "final_step": last,
+        "final": per_step[str(last)],
+    }
+    run.write_analysis("drift", payload)
+    save_figure(plots_behaviour.plot_drift(per_step, title=run.name), run.plots_dir() / "drift.png")
+    return payload
+
+
+def prior_change(run: RunDir, compute: bool) -> tuple[float | None, str]:
+    """The run's prior-skill accuracy change and where it came from: its contamination.json,
+    else (``compute``) the contamination analysis run now with the run's config settings."""
+    found = run.read_analysis("contamination")
+    path = run.analysis_file("contamination")
+    if found is not None:
+        return found.get("prior_skill_accuracy_change"), str(path)
+    if not compute:
+        return None, "not computed (--no-contamination)"
+    try:
+        payload = contamination_for_run(run, contamination_settings(run.config))
+    except RunDirError as exc:
+        return None, f"unavailable: {exc}"
+    return payload["prior_skill_accuracy_change"], f"computed now, written to {path}"
+
+
+def _point(run: RunDir, payload: dict[str, Any], compute_prior: bool) -> dict[str, Any]:
+    change, source = prior_change(run, compute_prior)
+    fin = payload["final"]
+    return {
+        "run_dir": str(run.path), "seed": run.seed(), "config_point": run.config_point,
+        "group": rundir.group_label(run), "label": run.name,
+        "kl": fin[FORWARD]["per_token"], "reverse_kl": fin[REVERSE]["per_token"],
+        "prior_change": change, "prior_change_source": source,
+    }
+
+
+def analyze_drift(resolved: Resolved, settings_for: SettingsFor = drift_settings,
+                  compute_prior: bool = True) -> AnalysisOutput:
+    """Every run of ``resolved``; for a sweep also drift against prior-skill change
+    (``compute_prior``: run the contamination analysis of a trial that has none)."""
+    per_run, skipped = each_run(resolved, lambda run: drift_for_run(run, settings_for(run.config)),
+                                f"no run under {str(resolved.root)!r} has checkpoints to compare")
+    out = AnalysisOutput("drift", resolved, per_run, skipped=skipped)
+    if resolved.kind == "sweep":
+        points = [_point(run, payload, compute_prior) for run, payload in per_run]
+        out.sweep = {
+            "analysis": "drift", **stamp(), "inputs": resolved.describe(), "points": points,
+            "keys": {"kl": "forward KL(base || tuned) per token at the last checkpoint, base samples",
+                     "reverse_kl": "reverse KL(tuned || base) per token at the last checkpoint, tuned samples",
+                     "prior_change": "prior-skill probe accuracy change, last checkpoint minus base"},
+        }
+        rundir.write_analysis(resolved.root, "drift", out.sweep)
+        save_figure(plots_behaviour.plot_drift_vs_prior(points), rundir.plots_dir(resolved.root) / "drift_vs_prior_skill.png")
+    return out

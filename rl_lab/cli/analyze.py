@@ -1,0 +1,123 @@
+"""``rl-lab analyze formats|contamination|drift RUN_OR_SWEEP``: behaviour analyses of run dirs.
+
+Each command resolves RUN_OR_SWEEP, builds the analysis' typed settings from each run's config
+plus the flags given here (``rl_lab.analysis.settings``), calls its runner, and prints a summary.
+Every JSON goes to ``<root>/analysis/<name>.json`` (root: the run dir, or the sweep dir, whose
+trials also get their own) with PNGs in ``<root>/plots/`` (docs/analysis.md).
+"""
+
+from __future__ import annotations
+
+import argparse
+from functools import partial
+
+from rl_lab.cli.common import add_run_or_sweep_argument, add_threads_argument, apply_threads, print_skipped
+
+
+# =========================================================================== formats
+def add_arguments_formats(parser: argparse.ArgumentParser) -> None:
+    add_run_or_sweep_argument(parser, "rollouts/")
+    parser.add_argument("--threshold", type=float, default=None,
+                        help="collapse threshold on one format's share (default: the run's analysis.collapse_threshold)")
+
+
+def run_formats(args: argparse.Namespace) -> int:
+    from rl_lab.analysis.formats_run import analyze_formats
+    from rl_lab.analysis.settings import formats_settings, run_analysis_config
+    from rl_lab.core.rundir import resolve
+
+    resolved = resolve(args.path)
+    settings = formats_settings(run_analysis_config(resolved.runs[0]), args.threshold)
+    out = analyze_formats(resolved, settings)
+    print_skipped(out.skipped)
+    for run, summary in out.per_run:
+        where = f"at step {summary['collapse_step']} ({summary['winner']})" if summary["collapsed"] else "none"
+        final = summary["final_shares"] or {}
+        print(f"{run.name}: collapse {where}; final shares " + ", ".join(f"{f} {v:.2f}" for f, v in final.items()))
+    for name, agg in ((out.sweep or {}).get("groups") or {}).items():
+        cs = agg["collapse_step"]
+        print(f"[{name}] {agg['collapsed_runs']}/{agg['runs']} runs collapsed; collapse step mean "
+              f"{cs['mean']} (min {cs['min']}, max {cs['max']}); winners {agg['winner_counts']}")
+    print(f"wrote {out.written}")
+    return 0
+
+
+# =========================================================================== contamination
+def add_arguments_contamination(parser: argparse.ArgumentParser) -> None:
+    add_run_or_sweep_argument(parser, "checkpoints/step_<N>")
+    parser.add_argument("--problems-per-level", type=int, default=None,
+                        help="probe problems per family x level (default: analysis.probe_problems_per_level)")
+    parser.add_argument("--temperature", type=float, default=None,
+                        help="probe decoding: 0 = greedy (deterministic), > 0 samples with a fixed seed "
+                             "(default: analysis.probe_temperature, 0)")
+    parser.add_argument("--length-fraction", type=float, default=None,
+                        help="length collapse: shorter than this fraction of the base's median length per level "
+                             "(default: analysis.length_fraction, 0.5)")
+    parser.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
+    add_threads_argument(parser)
+
+
+def run_contamination(args: argparse.Namespace) -> int:
+    from rl_lab.analysis.contamination_run import analyze_contamination, last_rates
+    from rl_lab.analysis.settings import contamination_settings
+    from rl_lab.analysis.shortcuts import SHORTCUTS
+    from rl_lab.core.rundir import resolve
+
+    apply_threads(args.threads)
+    settings_for = partial(contamination_settings, problems_per_level=args.problems_per_level,
+                           temperature=args.temperature, length_fraction=args.length_fraction,
+                           batch_size=args.batch_size)
+    out = analyze_contamination(resolve(args.path), settings_for)
+    print_skipped(out.skipped)
+    for run, p in out.per_run:
+        last = last_rates(p["rollout_shortcuts"]["by_step"])
+        print(f"{run.name}: prior-skill accuracy {p['prior_skill_accuracy_base']:.3f} (base) -> "
+              f"{p['prior_skill_accuracy_final']:.3f} (step {p['final_step']}); rollout shortcuts at the last step: "
+              + ", ".join(f"{k} {v:.2f}" for k, v in last.items() if k in SHORTCUTS and v is not None))
+    if out.sweep is not None:
+        _print_comparison(out.sweep["curriculum_comparison"])
+    print(f"wrote {out.written}")
+    return 0
+
+
+def _print_comparison(table: dict) -> None:
+    print(f"{'group':<28}{'seeds':>6}{'prior Δacc':>12}{'reward':>9}{'repeat':>8}{'skipped':>9}{'short':>7}{'contain':>9}")
+    for name, row in table.items():
+        def m(key: str, row: dict = row) -> str:
+            v = row[key]["mean"]
+            return "-" if v is None else f"{v:+.3f}" if key.startswith("prior") else f"{v:.3f}"
+        print(f"{name:<28}{len(row['seeds']):>6}{m('prior_skill_accuracy_change'):>12}{m('final_reward'):>9}"
+              f"{m('rollouts/repeat_prompt_number'):>8}{m('rollouts/skipped_work'):>9}"
+              f"{m('rollouts/length_collapse'):>7}{m('rollouts/oracle_containment'):>9}")
+
+
+# =========================================================================== drift
+def add_arguments_drift(parser: argparse.ArgumentParser) -> None:
+    add_run_or_sweep_argument(parser, "checkpoints/step_<N>")
+    parser.add_argument("--prompts", type=int, default=None, help="held-out prompts (default: analysis.drift_prompts)")
+    parser.add_argument("--samples-per-prompt", type=int, default=None,
+                        help="sequences sampled per prompt and model (default: analysis.drift_samples_per_prompt)")
+    parser.add_argument("--batch-size", type=int, default=None,
+                        help="sequences per forward pass when scoring (default: analysis.drift_batch_size)")
+    parser.add_argument("--no-contamination", action="store_true",
+                        help="sweep: do not compute missing contamination results for the drift-vs-prior plot")
+    add_threads_argument(parser)
+
+
+def run_drift(args: argparse.Namespace) -> int:
+    from rl_lab.analysis.drift import FORWARD, REVERSE
+    from rl_lab.analysis.drift_run import analyze_drift
+    from rl_lab.analysis.settings import drift_settings
+    from rl_lab.core.rundir import resolve
+
+    apply_threads(args.threads)
+    settings_for = partial(drift_settings, prompts=args.prompts, samples_per_prompt=args.samples_per_prompt,
+                           batch_size=args.batch_size)
+    out = analyze_drift(resolve(args.path), settings_for, compute_prior=not args.no_contamination)
+    print_skipped(out.skipped)
+    for run, p in out.per_run:
+        fin = p["final"]
+        print(f"{run.name}: step {p['final_step']} KL(base||tuned) {fin[FORWARD]['per_token']:.4f}/token, "
+              f"KL(tuned||base) {fin[REVERSE]['per_token']:.4f}/token")
+    print(f"wrote {out.written}")
+    return 0

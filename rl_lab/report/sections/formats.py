@@ -1,0 +1,67 @@
+"""Section 3: format collapse, from analysis/formats.json (and each trial's own for a sweep)."""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from typing import Any
+
+from rl_lab.analysis import plots_behaviour
+from rl_lab.environments.formats import ALL_LABELS
+from rl_lab.report import figures
+from rl_lab.report.context import Context
+from rl_lab.report.findings import findings_formats
+from rl_lab.report.numbers import fmt_num, fmt_pct
+from rl_lab.report.view import Card, Section, figure, table
+
+KEY, TITLE = "formats", "Format collapse"
+LEAD = f"Share of each answer format ({' / '.join(ALL_LABELS)}) among sampled rollouts, step by step."
+RUN_FIGURES = (("format_shares.png", "Format shares"), ("format_shares_by_level.png", "Format shares per level"),
+               ("format_entropy.png", "Format entropy"))
+
+
+def build(ctx: Context) -> Section:
+    sec = Section(KEY, TITLE, LEAD)
+    root = ctx.open_section(sec, "formats", f"rl-lab analyze formats {ctx.root}", top=("threshold",))
+    payload = root.payload
+    if payload is None:
+        return sec
+    threshold = float(payload.get("threshold") or ctx.analysis_config.collapse_threshold)
+    found = ctx.per_run("formats", root)
+    if ctx.kind == "sweep":
+        for p in found:
+            inputs = p.payload.get("inputs") or {}
+            sec.inputs.append((str(p.path), {"steps": inputs.get("steps"),
+                                             "rollout files": len(inputs.get("rollout_files") or [])}))
+    per_run = {p.run.label: p.payload for p in found}
+    summaries: dict[str, Mapping[str, Any]] = dict(per_run)
+    if ctx.kind == "sweep":  # runs without their own JSON still have the sweep's one-line summary
+        for run_dir, row in (payload.get("runs") or {}).items():
+            summaries.setdefault(ctx.label_of(run_dir), row)
+    guide = plots_behaviour.READING_GUIDE
+    if ctx.kind == "run":
+        drawn = plots_behaviour.plot_format_run(payload, title=ctx.runs[0].label)
+        for name, title in RUN_FIGURES:
+            if name in drawn:
+                sec.blocks.append(figure(title, drawn[name], guide[name], wide=name == "format_shares_by_level.png"))
+    else:
+        if per_run:
+            sec.blocks.append(figure("Format shares per run", figures.plot_format_runs(per_run),
+                                     figures.READING_GUIDE["format_runs"], wide=True))
+        groups = payload.get("groups") or {}
+        if groups:
+            sec.blocks.append(figure("Format shares across seeds", plots_behaviour.plot_format_seeds(groups),
+                                     guide["format_shares_seeds.png"], wide=True))
+    group_of = ctx.group_of
+    rows = []
+    for label, s in summaries.items():
+        fs = s.get("final_shares") or {}
+        ent = s.get("entropy_bits") or {}
+        last_ent = ent[max(ent, key=int)] if ent else None
+        rows.append([label, group_of.get(label, "–"), "yes" if s.get("collapsed") else "no",
+                     fmt_num(s.get("collapse_step")), s.get("winner") or "–",
+                     *(fmt_pct(fs.get(f), 0) for f in ALL_LABELS), fmt_num(last_ent, 2)])
+    sec.blocks.append(Card(f"Collapse per run (threshold {fmt_pct(threshold, 0)})", table(
+        ["run", "group", "collapsed", "step", "winner", *(f"final {f}" for f in ALL_LABELS), "entropy (bits)"],
+        rows, numeric_from=3, text_cols=(4,))))
+    sec.findings = findings_formats(summaries, threshold)
+    return sec
