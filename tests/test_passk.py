@@ -125,3 +125,26 @@ def test_model_labels_name_the_run_of_a_checkpoint(tmp_path):
         (p / "config.json").write_text("{}")
     labels = [label for label, _ in expand_models([str(a), str(b), str(plain), f"base={plain}"])]
     assert labels == ["seed-0:step_120", "seed-1:step_120", "mymodel", "base"]
+
+
+def test_cli_takes_dotted_config_overrides(tmp_path, capsys):
+    """Like every other command, ``eval passk`` applies KEY=VALUE overrides to --config before sampling."""
+    from rl_lab.cli import main
+    from rl_lab.core import seeds
+    from rl_lab.core.io import atomic_write_yaml
+
+    run = write_run(tmp_path / "run", {1: rollout_rows(1, {"steps": 2})}, config_dict(tmp_path / "run"))
+    write_checkpoints(run, (0, 4))
+    cfg = tmp_path / "cfg.yaml"
+    atomic_write_yaml(cfg, config_dict(tmp_path / "out"))
+    out = tmp_path / "passk"
+    overrides = ["analysis.passk_problems_per_level=1", "seed=5"]
+    assert main(["eval", "passk", "--model", str(run), "--config", str(cfg), "--n", "2", "--out", str(out),
+                 *overrides]) == 0
+    inputs = read_json(out / "analysis" / "passk.json")["inputs"]
+    assert inputs["problems_per_level"] == 1 and inputs["problems"] == 3  # one problem per level, 3 levels
+    assert inputs["problem_seed"] == seeds.stream(seeds.PASSK, 5)
+    assert inputs["config_overrides"] == overrides
+    capsys.readouterr()
+    assert main(["eval", "passk", "--model", str(run), "--config", str(cfg), "analysis.passk_top_p=2"]) == 2
+    assert "analysis.passk_top_p" in capsys.readouterr().err

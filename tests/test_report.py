@@ -8,6 +8,7 @@ The page is then rendered in headless Chromium: every image must decode, a scree
 
 from __future__ import annotations
 
+import json
 import re
 import shutil
 import struct
@@ -388,3 +389,54 @@ def test_findings_updates_sparse_dense_and_unchanged():
 def test_heatmaps_show_the_last_step_of_each_run():
     tuned = [{"label": f"r{r}/step_{s}"} for r in (0, 1) for s in (2, 10, 4)]
     assert [t["label"] for t in report_updates.heatmap_choice(tuned)] == ["r0/step_10", "r1/step_10"]
+
+
+# --------------------------------------------------------------------------- templates and inputs
+def _small_run(root: Path, name: str, config: dict | None = None, metrics: list | None = None) -> Path:
+    run = root / name
+    rollouts = {s: rollout_rows(s, {"terse": 5, "steps": 3, "tagged": 2}) for s in (1, 2, 3, 4)}
+    return write_run(run, rollouts, config=config or config_dict(root), metrics=metrics or _metrics("fixed")[:4])
+
+
+def test_text_from_the_run_dir_is_escaped_not_rendered(tmp_path):
+    """Run names, config text and analysis strings go through Jinja2's autoescaping: no tag survives."""
+    run = _small_run(tmp_path, 'r<b>x</b>&"q')
+    (run / "config.yaml").write_text((run / "config.yaml").read_text() + "# <script>alert(1)</script>\n")
+    assert rl_lab(["analyze", "formats", str(run)]) == 0
+    formats = run / "analysis" / "formats.json"
+    payload = json.loads(formats.read_text())
+    payload["inputs"]["seed"] = "</pre><img src=x onerror=alert(1)>"
+    formats.write_text(json.dumps(payload))
+    out = tmp_path / "page.html"
+    assert rl_lab(["report", str(run), "--out", str(out)]) == 0
+    page = out.read_text()
+    assert "<script" not in page and "<b>x</b>" not in page and "<img src=x" not in page
+    assert "&lt;script&gt;alert(1)&lt;/script&gt;" in page  # the config comment, shown as text
+    assert "r&lt;b&gt;x&lt;/b&gt;&amp;&#34;q" in page  # the run's name in the tables
+    assert "&lt;/pre&gt;&lt;img src=x onerror=alert(1)&gt;" in page  # an analysis string in the inputs
+    assert all(src.startswith("data:image/png;base64,") for src in re.findall(r'<img[^>]* src="([^"]*)"', page))
+
+
+def test_a_damaged_metrics_line_is_named_in_the_training_section(tmp_path):
+    run = _small_run(tmp_path, "run")
+    with (run / "metrics.jsonl").open("a") as f:
+        f.write("{not json\n")
+        f.write(json.dumps({"step": 9, "reward": 0.5}) + "\n")  # the damaged line is not the torn last one
+    out = tmp_path / "page.html"
+    assert rl_lab(["report", str(run), "--out", str(out)]) == 0
+    training = _section(out.read_text(), "training")
+    assert "could not read" in training and "metrics.jsonl line 5" in training
+    assert "has not logged a step yet" not in training
+
+
+def test_report_thresholds_and_status_come_from_the_run(tmp_path):
+    """report.tail_fraction of the run's config sets the training finding's window; the status
+    column shows status.json's state (it once showed a method's repr)."""
+    run = _small_run(tmp_path, "run", config=config_dict(tmp_path, report={"tail_fraction": 0.5}))
+    (run / "status.json").write_text(json.dumps({"state": "done", "step": 4, "total_steps": 4}))
+    out = tmp_path / "page.html"
+    assert rl_lab(["report", str(run), "--out", str(out)]) == 0
+    training = _section(out.read_text(), "training")
+    assert "mean of the first vs the last 50% of logged steps" in training
+    assert "<td>done</td>" in training and "bound method" not in training
+    assert "not run / not available" in _section(out.read_text(), "formats")

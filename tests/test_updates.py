@@ -505,3 +505,23 @@ def test_cli_defaults_into_the_run_directory(tmp_path):
     result = json.loads((run_dir / "analysis" / "updates.json").read_text())
     assert result["tuned"][0]["updated"]["exact"] == 2 * len(base)
     assert (run_dir / "plots" / "updates_heatmap_r_step_2.png").is_file()
+
+
+def test_cli_tol_defaults_to_the_runs_config(tmp_path):
+    """Without --tol, analysis.updates_tol of the run the inputs belong to decides the 'tol' criterion."""
+    from rl_lab.cli import main
+    from rl_lab.core.io import atomic_write_yaml
+
+    gen = torch.Generator().manual_seed(18)
+    base = base_model(gen)
+    run_dir = tmp_path / "r"
+    save_ckpt(run_dir / "checkpoints" / "step_0", base)
+    save_ckpt(run_dir / "checkpoints" / "step_2", {n: plant(x, torch.arange(2), 0.1) for n, x in base.items()})
+    atomic_write_yaml(run_dir / "config.yaml", {"analysis": {"updates_tol": 0.5}})
+    assert main(["analyze", "updates", "--base", str(run_dir), "--tuned", str(run_dir), "--no-progress"]) == 0
+    result = json.loads((run_dir / "analysis" / "updates.json").read_text())
+    assert result["settings"]["tol"] == 0.5
+    assert result["tuned"][0]["updated"]["exact"] == 2 * len(base) and result["tuned"][0]["updated"]["tol"] == 0
+    assert main(["analyze", "updates", "--base", str(run_dir), "--tuned", str(run_dir), "--no-progress",
+                 "--tol", "0.01"]) == 0
+    assert json.loads((run_dir / "analysis" / "updates.json").read_text())["tuned"][0]["updated"]["tol"] == 2 * len(base)
