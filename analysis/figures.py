@@ -15,13 +15,23 @@ from pathlib import Path
 from typing import TYPE_CHECKING
 
 from rl_lab.core.io import atomic_write_bytes
-from rl_lab.environments.formats import ALL_LABELS, OTHER, STEPS, TAGGED, TERSE
+from rl_lab.environments.formats import OTHER, STEPS, TAGGED, TERSE
 
 if TYPE_CHECKING:
+    from collections.abc import Sequence
+
     from matplotlib.figure import Figure
 
-_COLORS = {TERSE: "#4C72B0", STEPS: "#55A868", TAGGED: "#C44E52", OTHER: "#8C8C8C"}
-FORMAT_COLORS: dict[str, str] = {f: _COLORS[f] for f in ALL_LABELS}  # in the formats' own order
+# rl_lab's own formats keep their colours in every plot; other taxonomies' labels take the rest
+_FIXED = {TERSE: "#4C72B0", STEPS: "#55A868", TAGGED: "#C44E52", OTHER: "#8C8C8C"}
+_SPARE = ("#8172B3", "#CCB974", "#64B5CD", "#DD8452", "#937860", "#DA8BC3", "#4C72B0", "#55A868", "#C44E52")
+
+
+def format_colors(labels: Sequence[str]) -> dict[str, str]:
+    """A colour per format label, in the labels' order (a taxonomy's labels end with ``other``)."""
+    used = {_FIXED[label] for label in labels if label in _FIXED}
+    spare = iter([c for c in _SPARE if c not in used])
+    return {label: _FIXED.get(label) or next(spare, "#333333") for label in labels}
 
 
 def pyplot():

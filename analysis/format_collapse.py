@@ -1,8 +1,10 @@
 """Format collapse: shares of each answer format among rollouts, step by step.
 
 Pure functions over rollout rows (``{"format": ..., "difficulty": ..., "completion": ...}``).
-A row without a ``format`` label is classified with ``environments.formats.classify_format``,
-the same classifier the trainer uses, so labels agree whichever side computed them.
+The formats are the labels of the run's taxonomy (``rl_lab.environments.taxonomies``, the
+config's ``formats.taxonomy``; rl_lab's own terse/steps/tagged/other by default). A row whose
+``format`` is not one of them is classified with the taxonomy, the same classifier the trainer
+uses, so labels agree whichever side computed them.
 
 Collapse: the first logged step at which one format's share exceeds the threshold
 (``analysis.collapse_threshold``; strictly) and stays above it at every later logged step
@@ -17,19 +19,21 @@ from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
 
 from rl_lab.analysis.stats import spread
-from rl_lab.environments.formats import ALL_LABELS, classify_format
+from rl_lab.environments.taxonomies import Taxonomy, get_taxonomy
+
+DEFAULT_TAXONOMY = get_taxonomy()  # the schema's formats.taxonomy: rl_lab's terse/steps/tagged/other
 
 
-def row_format(row: Mapping[str, Any]) -> str:
+def row_format(row: Mapping[str, Any], taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> str:
     label = row.get("format")
-    return label if label in ALL_LABELS else classify_format(row.get("completion"))
+    return label if label in taxonomy.labels else taxonomy.classify(row.get("completion"))
 
 
-def format_shares(labels: Iterable[str]) -> dict[str, float]:
-    """Share of each of terse/steps/tagged/other (all four keys, summing to 1; zeros if empty)."""
+def format_shares(labels: Iterable[str], formats: Sequence[str] = DEFAULT_TAXONOMY.labels) -> dict[str, float]:
+    """Share of each of ``formats`` (every key present, summing to 1; zeros if empty)."""
     counts = Counter(labels)
-    total = sum(counts[f] for f in ALL_LABELS)
-    return {f: (counts[f] / total if total else 0.0) for f in ALL_LABELS}
+    total = sum(counts[f] for f in formats)
+    return {f: (counts[f] / total if total else 0.0) for f in formats}
 
 
 def shannon_entropy(shares: Mapping[str, float]) -> float:
@@ -37,21 +41,23 @@ def shannon_entropy(shares: Mapping[str, float]) -> float:
     return float(-sum(p * math.log2(p) for p in shares.values() if p > 0))
 
 
-def shares_by_step(rollouts: Mapping[int, Sequence[Mapping[str, Any]]]) -> dict[int, dict[str, float]]:
-    return {step: format_shares(row_format(r) for r in rows) for step, rows in sorted(rollouts.items()) if rows}
+def shares_by_step(rollouts: Mapping[int, Sequence[Mapping[str, Any]]],
+                   taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> dict[int, dict[str, float]]:
+    return {step: format_shares((row_format(r, taxonomy) for r in rows), taxonomy.labels)
+            for step, rows in sorted(rollouts.items()) if rows}
 
 
 def shares_by_step_and_level(
-    rollouts: Mapping[int, Sequence[Mapping[str, Any]]],
+    rollouts: Mapping[int, Sequence[Mapping[str, Any]]], taxonomy: Taxonomy = DEFAULT_TAXONOMY,
 ) -> dict[int, dict[int, dict[str, float]]]:
     """``{level: {step: shares}}`` over the steps where that level was sampled."""
     out: dict[int, dict[int, dict[str, float]]] = {}
     for step, rows in sorted(rollouts.items()):
         levels: dict[int, list[str]] = {}
         for r in rows:
-            levels.setdefault(int(r.get("difficulty", -1)), []).append(row_format(r))
+            levels.setdefault(int(r.get("difficulty", -1)), []).append(row_format(r, taxonomy))
         for level, labels in levels.items():
-            out.setdefault(level, {})[step] = format_shares(labels)
+            out.setdefault(level, {})[step] = format_shares(labels, taxonomy.labels)
     return dict(sorted(out.items()))
 
 
@@ -73,12 +79,13 @@ def collapse_point(shares: Mapping[int, Mapping[str, float]], threshold: float) 
     return start, winner
 
 
-def summarise_run(rollouts: Mapping[int, Sequence[Mapping[str, Any]]], threshold: float) -> dict[str, Any]:
+def summarise_run(rollouts: Mapping[int, Sequence[Mapping[str, Any]]], threshold: float,
+                  taxonomy: Taxonomy = DEFAULT_TAXONOMY) -> dict[str, Any]:
     """Per-step shares and entropy, overall and per level, with the collapse step and winner."""
-    overall = shares_by_step(rollouts)
+    overall = shares_by_step(rollouts, taxonomy)
     step, winner = collapse_point(overall, threshold)
     per_level = {}
-    for level, level_shares in shares_by_step_and_level(rollouts).items():
+    for level, level_shares in shares_by_step_and_level(rollouts, taxonomy).items():
         lstep, lwinner = collapse_point(level_shares, threshold)
         per_level[str(level)] = {
             "shares": {str(s): v for s, v in level_shares.items()},
@@ -86,6 +93,8 @@ def summarise_run(rollouts: Mapping[int, Sequence[Mapping[str, Any]]], threshold
             "collapse_step": lstep, "winner": lwinner,
         }
     return {
+        "taxonomy": taxonomy.name,
+        "labels": list(taxonomy.labels),
         "steps": sorted(overall),
         "rollouts_per_step": {str(s): len(rows) for s, rows in sorted(rollouts.items())},
         "shares": {str(s): v for s, v in overall.items()},
@@ -103,14 +112,16 @@ def aggregate_runs(summaries: Sequence[Mapping[str, Any]], seeds: Sequence[int |
     logged that step), of the entropy, and of the collapse step (over runs that collapsed),
     plus the winner in each seed."""
     steps = sorted({int(s) for summ in summaries for s in summ["shares"]})
+    formats = labels_of(summaries[0]) if summaries else []
     shares: dict[str, dict[str, Any]] = {}
     entropy: dict[str, Any] = {}
     for step in steps:
         rows = [summ["shares"][str(step)] for summ in summaries if str(step) in summ["shares"]]
-        shares[str(step)] = {f: spread([r[f] for r in rows]) for f in ALL_LABELS}
+        shares[str(step)] = {f: spread([r.get(f, 0.0) for r in rows]) for f in formats}
         entropy[str(step)] = spread([summ["entropy_bits"][str(step)] for summ in summaries if str(step) in summ["shares"]])
     winners = [summ["winner"] for summ in summaries]
     return {
+        "labels": formats,
         "runs": len(summaries),
         "steps": steps,
         "shares": shares,
@@ -120,3 +131,13 @@ def aggregate_runs(summaries: Sequence[Mapping[str, Any]], seeds: Sequence[int |
         "winner_by_seed": [{"seed": seed, "winner": w} for seed, w in zip(seeds, winners, strict=True)],
         "winner_counts": dict(Counter(w if w else "no collapse" for w in winners)),
     }
+
+
+def labels_of(summary: Mapping[str, Any]) -> list[str]:
+    """The format labels of a summary (formats.json, or a group of one): as recorded, else the
+    keys of its shares (files written before the taxonomy was recorded), else the default's."""
+    if summary.get("labels"):
+        return list(summary["labels"])
+    for shares in (summary.get("shares") or {}).values():
+        return list(shares)
+    return list(DEFAULT_TAXONOMY.labels)

@@ -24,7 +24,7 @@ def formats_for_run(run: RunDir, settings: FormatsSettings) -> dict[str, Any]:
     if not files:
         raise RunDirError(f"run dir {str(run.path)!r} has no rollouts/step_<N>.jsonl (train.rollouts_per_step > 0 "
                           "writes them)")
-    summary = format_collapse.summarise_run(run.read_rollouts(), settings.threshold)
+    summary = format_collapse.summarise_run(run.read_rollouts(), settings.threshold, settings.taxonomy)
     inputs = {"run_dir": str(run.path), "rollout_files": [str(p) for p in files.values()],
               "steps": list(files), "config_point": run.config_point, "seed": run.seed()}
     payload = {"analysis": "formats", **stamp(), "threshold": settings.threshold, "inputs": inputs, **summary}
@@ -47,7 +47,8 @@ def analyze_formats(resolved: Resolved, settings: FormatsSettings) -> AnalysisOu
             for name, items in groups.items()
         }
         out.sweep = {
-            "analysis": "formats", **stamp(), "threshold": settings.threshold, "inputs": resolved.describe(),
+            "analysis": "formats", **stamp(), "threshold": settings.threshold, "taxonomy": settings.taxonomy.name,
+            "labels": list(settings.taxonomy.labels), "inputs": resolved.describe(),
             "runs": {str(r.path): {k: s[k] for k in ("collapsed", "collapse_step", "winner", "final_shares")}
                      for r, s in per_run},
             "groups": aggregated,

@@ -8,11 +8,13 @@ save it under); docs/analysis.md and the report reuse it.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rl_lab.analysis.drift import FORWARD, REVERSE
-from rl_lab.analysis.figures import FORMAT_COLORS, pyplot
+from rl_lab.analysis.figures import format_colors, pyplot
+from rl_lab.analysis.format_collapse import labels_of
 from rl_lab.analysis.shortcuts import SHORTCUTS
 
 if TYPE_CHECKING:
@@ -51,11 +53,12 @@ def _figure(*args: Any, **kwargs: Any):
     return pyplot().subplots(*args, dpi=DPI, **kwargs)
 
 
-def _stack(ax, shares: Mapping[str, Mapping[str, float]], title: str, collapse: int | None = None) -> None:
+def _stack(ax, shares: Mapping[str, Mapping[str, float]], labels: Sequence[str], title: str,
+           collapse: int | None = None) -> None:
     steps = sorted(int(s) for s in shares)
-    labels = list(FORMAT_COLORS)
+    colors = format_colors(labels)
     ys = [[shares[str(s)].get(f, 0.0) for s in steps] for f in labels]
-    ax.stackplot(steps, ys, labels=labels, colors=[FORMAT_COLORS[f] for f in labels], alpha=0.85)
+    ax.stackplot(steps, ys, labels=labels, colors=[colors[f] for f in labels], alpha=0.85)
     if collapse is not None:
         ax.axvline(collapse, color="k", ls="--", lw=1)
     ax.set_ylim(0, 1)
@@ -67,8 +70,9 @@ def _stack(ax, shares: Mapping[str, Mapping[str, float]], title: str, collapse: 
 def plot_format_run(summary: Mapping[str, Any], title: str = "") -> dict[str, Figure]:
     """One run's formats.json: stacked shares, per-level panels (when levels were logged), entropy."""
     out = {}
+    labels = labels_of(summary)
     fig, ax = _figure(figsize=(6, 3.5))
-    _stack(ax, summary["shares"], title or "format shares", summary.get("collapse_step"))
+    _stack(ax, summary["shares"], labels, title or "format shares", summary.get("collapse_step"))
     ax.legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
     out["format_shares.png"] = fig
 
@@ -76,7 +80,7 @@ def plot_format_run(summary: Mapping[str, Any], title: str = "") -> dict[str, Fi
     if levels:
         fig, axes = _figure(1, len(levels), figsize=(3 * len(levels), 3), squeeze=False, sharey=True)
         for ax, (level, block) in zip(axes[0], levels.items(), strict=True):
-            _stack(ax, block["shares"], f"level {level}", block.get("collapse_step"))
+            _stack(ax, block["shares"], labels, f"level {level}", block.get("collapse_step"))
         axes[0][-1].legend(loc="upper left", bbox_to_anchor=(1.01, 1), fontsize=8)
         out["format_shares_by_level.png"] = fig
 
@@ -85,7 +89,7 @@ def plot_format_run(summary: Mapping[str, Any], title: str = "") -> dict[str, Fi
     ax.plot(steps, [summary["entropy_bits"][str(s)] for s in steps], marker=".")
     ax.set_xlabel("step")
     ax.set_ylabel("format entropy (bits)")
-    ax.set_ylim(0, 2.05)
+    ax.set_ylim(0, math.log2(len(labels)) + 0.05)  # the entropy of equal shares
     out["format_entropy.png"] = fig
     return out
 
@@ -95,7 +99,7 @@ def plot_format_seeds(groups: Mapping[str, Mapping[str, Any]]) -> Figure:
     fig, axes = _figure(1, len(groups), figsize=(5 * len(groups), 3.5), squeeze=False, sharey=True)
     for ax, (name, agg) in zip(axes[0], groups.items(), strict=True):
         steps = agg["steps"]
-        for fmt, color in FORMAT_COLORS.items():
+        for fmt, color in format_colors(labels_of(agg)).items():
             mean = [agg["shares"][str(s)][fmt]["mean"] for s in steps]
             std = [agg["shares"][str(s)][fmt]["std"] for s in steps]
             ax.plot(steps, mean, color=color, label=fmt)

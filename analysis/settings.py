@@ -17,9 +17,10 @@ from typing import Any, TypeVar
 from pydantic import BaseModel, ValidationError
 
 from rl_lab.core import seeds
-from rl_lab.core.config import AnalysisConfig, Config
-from rl_lab.core.errors import InputError, RunDirError
+from rl_lab.core.config import AnalysisConfig, Config, FormatsConfig
+from rl_lab.core.errors import ConfigError, InputError, RunDirError
 from rl_lab.core.rundir import RunDir
+from rl_lab.environments.taxonomies import Taxonomy, get_taxonomy
 
 Section = TypeVar("Section", bound=BaseModel)
 
@@ -40,9 +41,17 @@ def config_section(raw: Mapping[str, Any] | None, key: str, model: type[Section]
         raise RunDirError(f"{where}: {problems}") from None
 
 
-def run_analysis_config(run: RunDir) -> AnalysisConfig:
-    """The ``analysis`` section of a run's config.yaml (schema defaults when the file is absent)."""
-    return config_section(run.config_raw, "analysis", AnalysisConfig, run.config_file)
+def run_section(run: RunDir, key: str, model: type[Section]) -> Section:
+    """One section of a run's config.yaml (schema defaults when the file is absent)."""
+    return config_section(run.config_raw, key, model, run.config_file)
+
+
+def taxonomy(formats: FormatsConfig) -> Taxonomy:
+    """The format taxonomy a ``formats`` section names; ConfigError names the field when it cannot."""
+    try:
+        return get_taxonomy(formats.taxonomy, formats.rules)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
 
 
 def _check(flag: str, value: float, ok: bool, rule: str) -> None:
@@ -62,12 +71,14 @@ def _count(flag: str, value: int | None, default: int) -> int:
 @dataclass(frozen=True)
 class FormatsSettings:
     threshold: float  # a format "collapsed" when its share exceeds this through the last step
+    taxonomy: Taxonomy  # which formats a completion can be in (formats.taxonomy)
 
 
-def formats_settings(analysis: AnalysisConfig, threshold: float | None = None) -> FormatsSettings:
+def formats_settings(analysis: AnalysisConfig, formats: FormatsConfig | None = None,
+                     threshold: float | None = None) -> FormatsSettings:
     value = analysis.collapse_threshold if threshold is None else float(threshold)
     _check("--threshold", value, 0 < value <= 1, "must lie in (0, 1]")
-    return FormatsSettings(threshold=value)
+    return FormatsSettings(threshold=value, taxonomy=taxonomy(formats or FormatsConfig()))
 
 
 # =========================================================================== pass@k

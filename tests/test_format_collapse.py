@@ -116,3 +116,27 @@ def test_dict_valued_grid_points_flatten_to_dotted_keys():
     flat = flatten_point(point)
     assert flat == {"seed": 1, "curriculum.kind": "hard_only", "curriculum.levels": [3, 4]}
     assert group_key(flat, drop=("seed", "curriculum.kind")) == "curriculum.levels=[3, 4]"
+
+
+def test_the_runs_taxonomy_decides_the_formats(tmp_path):
+    """A run with formats.taxonomy: rules is analysed (and reported) in that taxonomy's labels:
+    rows labelled by the trainer keep their label, unlabelled rows are classified by its rules."""
+    from rl_lab.cli import main
+
+    taxonomy = {"taxonomy": "rules", "rules": [{"label": "yes", "pattern": "^Y"}]}
+    rows = {}
+    for step in (1, 2, 3):
+        made = rollout_rows(step, {"terse": 10}, label=False)
+        for i, r in enumerate(made):
+            r["completion"] = ("Y" if i < 3 + 3 * step else "N") + r["answer"]
+        made[0]["format"] = "yes"  # labelled by the trainer: kept as is
+        rows[step] = made
+    run = write_run(tmp_path / "run", rows, config_dict(tmp_path / "run", formats=taxonomy))
+    assert main(["analyze", "formats", str(run)]) == 0
+    out = read_json(run / "analysis" / "formats.json")
+    assert out["labels"] == ["yes", "other"] and out["taxonomy"] == "rules"
+    assert out["shares"]["1"] == {"yes": 0.6, "other": pytest.approx(0.4)}
+    assert out["collapsed"] and out["winner"] == "yes" and out["collapse_step"] == 3  # 90% > 0.9 is false at step 2
+    assert main(["report", str(run), "--out", str(tmp_path / "page.html")]) == 0
+    page = (tmp_path / "page.html").read_text()
+    assert "final yes" in page and "final terse" not in page and "(yes / other)" in page

@@ -68,12 +68,12 @@ def test_bad_explicit_values_name_the_flag(tmp_path, build, flag):
 
 def test_a_run_without_config_gets_schema_defaults_and_a_bad_section_names_the_field(tmp_path):
     bare = RunDir(tmp_path / "bare")
-    assert S.run_analysis_config(bare) == AnalysisConfig()
+    assert S.run_section(bare, "analysis", AnalysisConfig) == AnalysisConfig()
     run = tmp_path / "bad"
     run.mkdir()
     atomic_write_yaml(run / "config.yaml", {"analysis": {"collapse_threshold": 2.0}})
     with pytest.raises(RunDirError, match=r"analysis\.collapse_threshold"):
-        S.run_analysis_config(RunDir(run))
+        S.run_section(RunDir(run), "analysis", AnalysisConfig)
     assert S.config_section({"report": {"shortcut_rise": 0.3}}, "report", ReportConfig, "x").shortcut_rise == 0.3
 
 

@@ -23,11 +23,14 @@ def add_arguments_formats(parser: argparse.ArgumentParser) -> None:
 
 def run_formats(args: argparse.Namespace) -> int:
     from rl_lab.analysis.formats_run import analyze_formats
-    from rl_lab.analysis.settings import formats_settings, run_analysis_config
+    from rl_lab.analysis.settings import formats_settings, run_section
+    from rl_lab.core.config import AnalysisConfig, FormatsConfig
     from rl_lab.core.rundir import resolve
 
     resolved = resolve(args.path)
-    settings = formats_settings(run_analysis_config(resolved.runs[0]), args.threshold)
+    first = resolved.runs[0]  # a sweep's trials share the config's threshold and taxonomy
+    settings = formats_settings(run_section(first, "analysis", AnalysisConfig), run_section(first, "formats", FormatsConfig),
+                                args.threshold)
     out = analyze_formats(resolved, settings)
     print_skipped(out.skipped)
     for run, summary in out.per_run:

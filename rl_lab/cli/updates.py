@@ -38,12 +38,12 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rl_lab.analysis.settings import run_analysis_config, updates_settings
+    from rl_lab.analysis.settings import run_section, updates_settings
     from rl_lab.analysis.updates_run import default_run_dir, run_updates
     from rl_lab.core.config import AnalysisConfig
 
     run_dir = default_run_dir(args.base, args.tuned)
-    analysis = run_analysis_config(run_dir) if run_dir is not None else AnalysisConfig()
+    analysis = run_section(run_dir, "analysis", AnalysisConfig) if run_dir is not None else AnalysisConfig()
     settings = updates_settings(
         analysis, tol=args.tol, rank=args.rank, device=args.device, strict=args.strict,
         skip_mismatched=args.skip_mismatched, chunk_elements=args.chunk_elements, threads=args.threads,

@@ -11,11 +11,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rl_lab.analysis.settings import config_section
+from rl_lab.analysis.settings import config_section, taxonomy
 from rl_lab.core import rundir
-from rl_lab.core.config import AnalysisConfig, ReportConfig
+from rl_lab.core.config import AnalysisConfig, FormatsConfig, ReportConfig
 from rl_lab.core.errors import InputError, RlLabError
 from rl_lab.core.rundir import RunDir
+from rl_lab.environments.taxonomies import Taxonomy
 from rl_lab.report.view import Section
 
 
@@ -77,6 +78,7 @@ class Context:
         self.config = _with_defaults(raw)
         self.thresholds = _section(raw, "report", ReportConfig, self.config_file)
         self.analysis_config = _section(raw, "analysis", AnalysisConfig, self.config_file)
+        self.taxonomy = _taxonomy(_section(raw, "formats", FormatsConfig, self.config_file))
         self.runs = [self._load_run(r) for r in self.resolved.runs]
 
     def _sweep_summary(self) -> dict[str, Any] | None:
@@ -168,6 +170,14 @@ def _with_defaults(raw: dict[str, Any]) -> dict[str, Any]:
         return validate_config(raw).to_dict() if raw else raw
     except (RlLabError, ValueError):
         return raw
+
+
+def _taxonomy(formats: FormatsConfig) -> Taxonomy:
+    try:
+        return taxonomy(formats)
+    except InputError as exc:
+        print(f"warning: {exc}; the report uses the default format taxonomy", file=sys.stderr)
+        return taxonomy(FormatsConfig())
 
 
 def _section(raw: dict[str, Any], key: str, model: type, where: Path | None) -> Any:

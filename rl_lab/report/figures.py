@@ -10,7 +10,7 @@ from collections.abc import Mapping, Sequence
 from typing import TYPE_CHECKING, Any
 
 from rl_lab.analysis.drift import FORWARD
-from rl_lab.analysis.figures import FORMAT_COLORS, pyplot
+from rl_lab.analysis.figures import format_colors, pyplot
 from rl_lab.report.numbers import dig
 
 if TYPE_CHECKING:
@@ -169,8 +169,9 @@ def plot_dynamics(runs: Sequence[Mapping[str, Any]], keys: Sequence[tuple[str, s
     return fig
 
 
-def plot_format_runs(summaries: Mapping[str, Mapping[str, Any]]) -> Figure:
-    """Stacked format shares, one small panel per run (``summaries``: label -> formats.json of that run)."""
+def plot_format_runs(summaries: Mapping[str, Mapping[str, Any]], labels: Sequence[str]) -> Figure:
+    """Stacked format shares, one small panel per run (``summaries``: label -> formats.json of that
+    run; ``labels``: the taxonomy's formats)."""
     plt = pyplot()
     with plt.rc_context({**_STYLE, "axes.grid": False}):
         n = len(summaries)
@@ -178,14 +179,14 @@ def plot_format_runs(summaries: Mapping[str, Mapping[str, Any]]) -> Figure:
         rows = -(-n // cols)
         fig, axes = plt.subplots(rows, cols, figsize=(3.1 * cols + 1.2, 2.5 * rows + 0.3), squeeze=False,
                                  sharey=True)
-        labels = list(FORMAT_COLORS)
+        colors = format_colors(labels)
         for i, (name, summ) in enumerate(summaries.items()):
             ax = axes[i // cols][i % cols]
             shares = summ.get("shares") or {}
             steps = sorted(int(s) for s in shares)
             ys = [[shares[str(s)].get(f, 0.0) for s in steps] for f in labels]
             if steps:
-                ax.stackplot(steps, ys, colors=[FORMAT_COLORS[f] for f in labels], alpha=0.9, labels=labels)
+                ax.stackplot(steps, ys, colors=[colors[f] for f in labels], alpha=0.9, labels=labels)
             if summ.get("collapse_step") is not None:
                 ax.axvline(summ["collapse_step"], color="k", ls="--", lw=1)
             ax.set_ylim(0, 1)

@@ -2,11 +2,11 @@
 
 from __future__ import annotations
 
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rl_lab.analysis import plots_behaviour
-from rl_lab.environments.formats import ALL_LABELS
+from rl_lab.analysis.format_collapse import labels_of
 from rl_lab.report import figures
 from rl_lab.report.context import Context
 from rl_lab.report.findings import findings_formats
@@ -14,17 +14,23 @@ from rl_lab.report.numbers import fmt_num, fmt_pct
 from rl_lab.report.view import Card, Section, figure, table
 
 KEY, TITLE = "formats", "Format collapse"
-LEAD = f"Share of each answer format ({' / '.join(ALL_LABELS)}) among sampled rollouts, step by step."
+
+
+def lead(labels: Sequence[str]) -> str:
+    return f"Share of each answer format ({' / '.join(labels)}) among sampled rollouts, step by step."
+
 RUN_FIGURES = (("format_shares.png", "Format shares"), ("format_shares_by_level.png", "Format shares per level"),
                ("format_entropy.png", "Format entropy"))
 
 
 def build(ctx: Context) -> Section:
-    sec = Section(KEY, TITLE, LEAD)
+    sec = Section(KEY, TITLE, lead(ctx.taxonomy.labels))
     root = ctx.open_section(sec, "formats", f"rl-lab analyze formats {ctx.root}", top=("threshold",))
     payload = root.payload
     if payload is None:
         return sec
+    labels = labels_of(payload)  # the taxonomy the analysis used
+    sec.lead = lead(labels)
     threshold = float(payload.get("threshold") or ctx.analysis_config.collapse_threshold)
     found = ctx.per_run("formats", root)
     if ctx.kind == "sweep":
@@ -45,7 +51,7 @@ def build(ctx: Context) -> Section:
                 sec.blocks.append(figure(title, drawn[name], guide[name], wide=name == "format_shares_by_level.png"))
     else:
         if per_run:
-            sec.blocks.append(figure("Format shares per run", figures.plot_format_runs(per_run),
+            sec.blocks.append(figure("Format shares per run", figures.plot_format_runs(per_run, labels),
                                      figures.READING_GUIDE["format_runs"], wide=True))
         groups = payload.get("groups") or {}
         if groups:
@@ -59,9 +65,9 @@ def build(ctx: Context) -> Section:
         last_ent = ent[max(ent, key=int)] if ent else None
         rows.append([label, group_of.get(label, "–"), "yes" if s.get("collapsed") else "no",
                      fmt_num(s.get("collapse_step")), s.get("winner") or "–",
-                     *(fmt_pct(fs.get(f), 0) for f in ALL_LABELS), fmt_num(last_ent, 2)])
+                     *(fmt_pct(fs.get(f), 0) for f in labels), fmt_num(last_ent, 2)])
     sec.blocks.append(Card(f"Collapse per run (threshold {fmt_pct(threshold, 0)})", table(
-        ["run", "group", "collapsed", "step", "winner", *(f"final {f}" for f in ALL_LABELS), "entropy (bits)"],
+        ["run", "group", "collapsed", "step", "winner", *(f"final {f}" for f in labels), "entropy (bits)"],
         rows, numeric_from=3, text_cols=(4,))))
     sec.findings = findings_formats(summaries, threshold)
     return sec
