@@ -512,11 +512,11 @@ def test_cli_tol_defaults_to_the_runs_config(tmp_path):
     from rl_lab.cli import main
     from rl_lab.core.io import atomic_write_yaml
 
-    gen = torch.Generator().manual_seed(18)
-    base = base_model(gen)
+    base = base_model(torch.Generator().manual_seed(18))
     run_dir = tmp_path / "r"
-    save_ckpt(run_dir / "checkpoints" / "step_0", base)
-    save_ckpt(run_dir / "checkpoints" / "step_2", {n: plant(x, torch.arange(2), 0.1) for n, x in base.items()})
+    small = {n: plant(x, torch.arange(2), 0.1) for n, x in base.items()}  # two moves of 0.1 per tensor
+    for step, tensors in ((0, base), (2, small)):
+        save_ckpt(run_dir / "checkpoints" / f"step_{step}", tensors)
     atomic_write_yaml(run_dir / "config.yaml", {"analysis": {"updates_tol": 0.5}})
     assert main(["analyze", "updates", "--base", str(run_dir), "--tuned", str(run_dir), "--no-progress"]) == 0
     result = json.loads((run_dir / "analysis" / "updates.json").read_text())
