@@ -22,6 +22,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from rl_lab.analysis.stats import spread
 from rl_lab.core import seeds
 from rl_lab.environments.config_checks import spec_levels
 
@@ -37,15 +38,14 @@ def token_kl(logp_p, logp_q):
 
 
 def summarise(per_sequence_token_kls: Sequence[Sequence[float]]) -> dict[str, Any]:
-    """``per_token``: total KL / total tokens; ``per_sequence``: mean of per-sequence sums (+ std)."""
+    """``per_token``: total KL / total tokens; ``per_sequence``: mean of per-sequence sums (+ sample std)."""
     sums = [float(sum(s)) for s in per_sequence_token_kls]
     tokens = sum(len(s) for s in per_sequence_token_kls)
-    n = len(sums)
-    mean = sum(sums) / n if n else float("nan")
-    std = (sum((x - mean) ** 2 for x in sums) / (n - 1)) ** 0.5 if n > 1 else 0.0
+    over_sequences = spread(sums)
     return {
         "per_token": (sum(sums) / tokens) if tokens else float("nan"),
-        "per_sequence": mean, "per_sequence_std": std, "sequences": n, "tokens": tokens,
+        "per_sequence": over_sequences["mean"] if sums else float("nan"),
+        "per_sequence_std": over_sequences["std"] or 0.0, "sequences": len(sums), "tokens": tokens,
     }
 
 
