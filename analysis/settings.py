@@ -4,7 +4,9 @@ Each ``*_settings(cfg, **explicit)`` function takes the config the analysis appl
 values the user gave on the command line (``None``: not given) and returns a frozen dataclass
 with every value the analysis needs. A value not given comes from the config, whose defaults
 are the schema's (``rl_lab.core.config.AnalysisConfig`` / ``EvalConfig`` / ``TrainConfig``);
-no default is written here. Bad explicit values raise ``InputError`` naming the flag.
+no threshold or sample-size default is written here (only the update stream's resource knobs,
+device, chunk size and threads, have dataclass defaults). Bad explicit values raise
+``InputError`` naming the flag.
 """
 
 from __future__ import annotations
@@ -191,7 +193,11 @@ class UpdatesSettings:
     threads: int = 1
 
 
-def updates_settings(analysis: AnalysisConfig, tol: float | None = None, **explicit: Any) -> UpdatesSettings:
-    """``explicit``: the other UpdatesSettings fields the command line gave (None: the default)."""
-    given = {k: v for k, v in explicit.items() if v is not None}
-    return UpdatesSettings(tol=analysis.updates_tol if tol is None else tol, **given)
+def updates_settings(analysis: AnalysisConfig, tol: float | None = None, rank: bool = False, device: str | None = None,
+                     strict: bool = False, skip_mismatched: bool = False, chunk_elements: int | None = None,
+                     threads: int | None = None) -> UpdatesSettings:
+    """``tol`` not given: ``analysis.updates_tol``; the resource knobs not given keep their defaults."""
+    resources = {k: v for k, v in (("device", device), ("chunk_elements", chunk_elements), ("threads", threads))
+                 if v is not None}
+    return UpdatesSettings(tol=analysis.updates_tol if tol is None else tol, rank=rank, strict=strict,
+                           skip_mismatched=skip_mismatched, **resources)
