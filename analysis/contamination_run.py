@@ -16,32 +16,45 @@ from rl_lab.analysis.figures import save_figure
 from rl_lab.analysis.runs import AnalysisOutput, each_run, stamp
 from rl_lab.analysis.settings import ContaminationSettings, contamination_settings
 from rl_lab.core import models, rundir
-from rl_lab.core.config import Config
+from rl_lab.core.config import Config, PromptConfig
 from rl_lab.core.errors import RunDirError
 from rl_lab.core.rundir import Resolved, RunDir
 from rl_lab.environments import problem_sets
 from rl_lab.environments.scoring import solved
+from rl_lab.prompting import check_prompt_support, render_all
 
 SettingsFor = Callable[[Config], ContaminationSettings]
 
 
 def evaluate_checkpoint(model_dir: Path, problems, temperature: float, max_new_tokens: int,
-                        batch_size: int, seed: int) -> list[dict[str, Any]]:
-    """Answer every probe once with the checkpoint; rows with prompt, completion, answer, correct, cell."""
+                        batch_size: int, seed: int, prompt: PromptConfig | None = None,
+                        dtype: str = "float32") -> list[dict[str, Any]]:
+    """Answer every probe once with the checkpoint, shown as the run showed prompts to the policy;
+    rows with prompt, completion, answer, metadata (scoring mode), correct, cell."""
     from rl_lab.core.generation import sample_completions
 
-    model, tokenizer = models.load_model_and_tokenizer(model_dir)
+    prompt = prompt or PromptConfig()
+    model, tokenizer = models.load_model_and_tokenizer(model_dir, dtype)
+    check_prompt_support(prompt, tokenizer, str(model_dir))
     completions = sample_completions(
-        model, tokenizer, problems["prompt"], n=1, temperature=temperature, top_p=1.0,
+        model, tokenizer, render_all(problems, prompt, tokenizer), n=1, temperature=temperature, top_p=1.0,
         max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
     )
     rows = []
     for problem, (completion,) in zip(problems, completions, strict=True):
         row = {"family": problem["family"], "difficulty": int(problem["difficulty"]), "prompt": problem["prompt"],
-               "answer": problem["answer"], "completion": completion,
+               "answer": problem["answer"], "metadata": problem["metadata"], "completion": completion,
                "correct": float(solved(problem_sets.verify_completion(problem, completion)))}
         rows.append({**row, "cell": contamination.cell_key(row)})
     return rows
+
+
+def with_scoring(rollouts: dict[int, list[dict[str, Any]]], cfg: Config) -> dict[int, list[dict[str, Any]]]:
+    """Rollout rows with the metadata their family's verifier needs (scoring mode, params): rollouts are
+    logged without it, and the shortcut detectors read answers the way the run's verifier did."""
+    meta = {spec.name: problem_sets.spec_metadata(spec) for spec in cfg.environments.families}
+    return {step: [{**r, "metadata": r.get("metadata") or meta.get(r.get("family"), {})} for r in rows]
+            for step, rows in rollouts.items()}
 
 
 def contamination_for_run(run: RunDir, settings: ContaminationSettings) -> dict[str, Any]:
@@ -64,13 +77,14 @@ def contamination_for_run(run: RunDir, settings: ContaminationSettings) -> dict[
     tables, probe_rates, examples = {}, {}, {}
     base_medians: dict[str, float] = {}
     for step, path in tqdm(list(ckpts.items()), desc=f"probing {run.name}", unit="ckpt"):
-        rows = evaluate_checkpoint(path, problems, s.temperature, s.max_new_tokens, s.batch_size, s.seed)
+        rows = evaluate_checkpoint(path, problems, s.temperature, s.max_new_tokens, s.batch_size, s.seed,
+                                   cfg.prompt, cfg.model.dtype)
         if step == 0:
             base_medians = shortcuts.median_lengths(rows, key="cell")
         tables[step] = contamination.accuracy_table(rows)
         probe_rates[str(step)] = shortcuts.rates(rows, base_medians, s.length_fraction, key="cell")
         examples[str(step)] = rows[:8]
-    roll = contamination.rollout_shortcuts(run.read_rollouts(), s.length_fraction)
+    roll = contamination.rollout_shortcuts(with_scoring(run.read_rollouts(), cfg), s.length_fraction)
     last = max(tables)
     change = contamination.change_vs_base(tables)
     payload = {

@@ -83,8 +83,9 @@ def drift_between(base, tuned, base_samples, tuned_samples, pad_id: int, batch_s
     }
 
 
-def drift_prompts(cfg, count: int | None = None) -> list[str]:
-    """Held-out prompts of the trained task (see module doc), ``analysis.drift_prompts`` of them."""
+def drift_prompts(cfg, count: int | None = None) -> list[dict]:
+    """Held-out problems of the trained task (see module doc), ``analysis.drift_prompts`` of them, as
+    problem-set rows (``rl_lab.prompting`` renders them the way the run showed prompts to the policy)."""
     import math
     import random
 
@@ -101,6 +102,6 @@ def drift_prompts(cfg, count: int | None = None) -> list[str]:
             specs.append(FamilySpec(name=s.name, role=s.role, levels=levels, params=s.params))
     cells = sum(len(s.levels) for s in specs)
     problems = build_problem_set(specs, max(1, math.ceil(count / cells)), seed=seeds.stream(seeds.DRIFT, cfg.seed))
-    prompts = list(problems["prompt"])
-    random.Random(seeds.stream(seeds.DRIFT, cfg.seed)).shuffle(prompts)
-    return prompts[:count]
+    rows = problems.to_list()
+    random.Random(seeds.stream(seeds.DRIFT, cfg.seed)).shuffle(rows)
+    return rows[:count]

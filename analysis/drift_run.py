@@ -18,6 +18,7 @@ from rl_lab.core import models, rundir
 from rl_lab.core.config import Config
 from rl_lab.core.errors import RunDirError
 from rl_lab.core.rundir import Resolved, RunDir
+from rl_lab.prompting import check_prompt_support, render_all
 
 SettingsFor = Callable[[Config], DriftSettings]
 FORWARD, REVERSE = drift.FORWARD, drift.REVERSE
@@ -64,14 +65,15 @@ def drift_for_run(run: RunDir, settings: DriftSettings) -> dict[str, Any]:
     if 0 not in ckpts:
         raise RunDirError(f"run {str(run.path)!r} has no checkpoints/step_0 (the base) to measure drift from")
     s = settings
-    prompts = drift.drift_prompts(cfg, s.prompts)
-    base, tokenizer = models.load_model_and_tokenizer(ckpts[0])
+    base, tokenizer = models.load_model_and_tokenizer(ckpts[0], cfg.model.dtype)
+    check_prompt_support(cfg.prompt, tokenizer, str(ckpts[0]))
+    prompts = render_all(drift.drift_prompts(cfg, s.prompts), cfg.prompt, tokenizer)
     base.eval()
     base_samples = sample_sequences(base, tokenizer, prompts, s.samples_per_prompt, s.max_new_tokens, seed=s.seed)
     zero = {"per_token": 0.0, "per_sequence": 0.0, "per_sequence_std": 0.0, "sequences": len(base_samples), "tokens": None}
     per_step: dict[str, Any] = {"0": {FORWARD: zero, REVERSE: zero}}
     for step, path in tqdm([(k, p) for k, p in ckpts.items() if k != 0], desc=f"drift {run.name}", unit="ckpt"):
-        tuned, _ = models.load_model_and_tokenizer(path)
+        tuned, _ = models.load_model_and_tokenizer(path, cfg.model.dtype)
         tuned.eval()
         tuned_samples = sample_sequences(tuned, tokenizer, prompts, s.samples_per_prompt, s.max_new_tokens,
                                          seed=s.seed + step)

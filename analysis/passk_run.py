@@ -19,8 +19,10 @@ from rl_lab.core import checkpoints, models, rundir
 from rl_lab.core.config import Config
 from rl_lab.core.errors import ConfigError
 from rl_lab.core.rundir import RunDir
+from rl_lab.core.tokenizer import load_tokenizer
 from rl_lab.environments import problem_sets
 from rl_lab.environments.scoring import solved
+from rl_lab.prompting import check_prompt_support, render_all
 
 log = logging.getLogger(__name__)
 
@@ -57,7 +59,8 @@ def expand_models(paths: list[str]) -> list[tuple[str, Path]]:
 
 
 def sample_for_passk(model_dir: Path, prompts: list[str], n: int, temperature: float, top_p: float,
-                     max_new_tokens: int, batch_size: int, seed: int, backend: str) -> list[list[str]]:
+                     max_new_tokens: int, batch_size: int, seed: int, backend: str,
+                     dtype: str = "float32") -> list[list[str]]:
     """n completions per prompt: vLLM when the config asks for it and a GPU exists, else transformers."""
     import torch
 
@@ -68,7 +71,7 @@ def sample_for_passk(model_dir: Path, prompts: list[str], n: int, temperature: f
     from rl_lab.core.generation import sample_completions
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer = models.load_model_and_tokenizer(model_dir, device=device)
+    model, tokenizer = models.load_model_and_tokenizer(model_dir, dtype, device=device)
     return sample_completions(model, tokenizer, prompts, n=n, temperature=temperature, top_p=top_p,
                               max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, progress=True)
 
@@ -131,13 +134,16 @@ def analyze_passk(cfg: Config, model_args: list[str], settings: PasskSettings, o
         checkpoints.validate_checkpoint(path)  # CheckpointError before any sampling
     specs = [s for s in cfg.environments.families if s.name in settings.families]
     problems = problem_sets.build_problem_set(specs, settings.problems_per_level, seed=settings.seed)
-    prompts = list(problems["prompt"])
+    tokenizer = load_tokenizer(labelled[0][1])  # the models share it: the samplers see identical prompts
+    check_prompt_support(cfg.prompt, tokenizer, str(labelled[0][1]))
+    prompts = render_all(problems, cfg.prompt, tokenizer)
 
     results: dict[str, Any] = {}
     for label, path in labelled:
         start = time.perf_counter()
         samples = sample_for_passk(path, prompts, settings.n, settings.temperature, settings.top_p,
-                                   settings.max_new_tokens, settings.batch_size, settings.seed, settings.backend)
+                                   settings.max_new_tokens, settings.batch_size, settings.seed, settings.backend,
+                                   cfg.model.dtype)
         seconds = time.perf_counter() - start
         records = []
         for problem, outs in zip(problems, samples, strict=True):

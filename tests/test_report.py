@@ -49,7 +49,7 @@ def _metrics(kind: str) -> list[dict]:
 
 
 # --------------------------------------------------------------------------- planted model behaviour
-def _fake_evaluate(model_dir, problems, temperature, max_new_tokens, batch_size, seed):
+def _fake_evaluate(model_dir, problems, temperature, max_new_tokens, batch_size, seed, *_prompt_and_dtype):
     """Probe answers: correct for the first PROBE share of problems, else a copied operand."""
     step = int(Path(model_dir).name.split("_")[1])
     kind = "hard_only" if "hard_only" in str(model_dir) else "fixed"
@@ -66,7 +66,7 @@ def _fake_evaluate(model_dir, problems, temperature, max_new_tokens, batch_size,
     return rows
 
 
-def _fake_load(path, device=None):
+def _fake_load(path, dtype=None, device=None):
     model = SimpleNamespace(path=Path(path), eval=lambda: None)
     return model, SimpleNamespace(pad_token_id=0, padding_side="right")
 
@@ -151,6 +151,7 @@ def sweep_dir(tmp_path_factory) -> Path:
         mp.setattr(drift_run, "sample_sequences", lambda *a, **k: [([1], [2, 3])])
         mp.setattr(drift, "drift_between", _fake_drift_between)
         mp.setattr(passk_run, "sample_for_passk", _fake_sample_for_passk)
+        mp.setattr(passk_run, "load_tokenizer", lambda path: SimpleNamespace(chat_template=None))
         mp.setattr(checkpoints, "validate_checkpoint", lambda path: None)
         mp.setattr(problem_sets, "verify_completion", lambda problem, completion: float(completion == "ok"))
         assert rl_lab(["analyze", "formats", str(sweep)]) == 0

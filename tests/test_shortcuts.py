@@ -97,3 +97,21 @@ def test_rates_over_rows():
     assert rates["oracle_containment"] == 0.25
     assert rates["steps_share"] == 0.5 and rates["rows"] == 4
     assert sc.rates(rows)["length_collapse"] is None  # no base reference
+
+
+def test_detectors_read_answers_in_the_rows_scoring_mode():
+    """Real-model outputs: in math mode the committed answer is what the verifier reads, so a copied
+    operand in prose and a hedge are both counted; in exact mode the same prose has no answer."""
+    from rl_lab.environments.problem_sets import spec_metadata
+
+    math_meta = spec_metadata({"name": "addition", "scoring": "math"})
+    copied = {"family": "addition", "answer": "132", "prompt": "What is 47+85?", "metadata": math_meta,
+              "completion": "Adding them gives 85, so the answer is \\boxed{85}."}
+    hedge = {**copied, "completion": "I think it is 131, or maybe 132."}
+    right = {**copied, "completion": "47 + 85 = 132. The answer is \\boxed{132}."}
+    assert sc.flags(copied)["repeat_prompt_number"] and not sc.flags(copied)["hedging"]
+    assert sc.flags(hedge)["hedging"] and not sc.flags(hedge)["repeat_prompt_number"]
+    assert not any(v for k, v in sc.flags(right).items() if k != "length_collapse")
+    exact = {**copied, "metadata": spec_metadata({"name": "addition"})}
+    assert not sc.flags(exact)["repeat_prompt_number"]  # prose is no answer in rl_lab's own shapes
+    assert sc.rates([copied, hedge, right])["hedging"] == pytest.approx(1 / 3)
