@@ -19,9 +19,11 @@ import time
 from pathlib import Path
 from typing import Any
 
+from rl_lab.core import determinism
 from rl_lab.core.config import Config
 from rl_lab.core.errors import ConfigError
 from rl_lab.core.io import atomic_write_json, atomic_write_yaml
+from rl_lab.core.rundir import ENVIRONMENT
 
 
 def _tokenize(dataset, tokenizer, max_length: int, loss_on: str):
@@ -91,6 +93,7 @@ def pretrain(cfg: Config, resume: bool = False, force: bool = False) -> dict[str
     out.mkdir(parents=True, exist_ok=True)
     atomic_write_yaml(out / "config.yaml", cfg.to_dict())
     atomic_write_json(out / "corpus_manifest.json", manifest)
+    atomic_write_json(out / ENVIRONMENT, determinism.describe())
     corpus.save_to_disk(str(out / "corpus"))
     metrics_file = out / "metrics.jsonl"
     if not resume and metrics_file.exists():

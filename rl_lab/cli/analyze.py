@@ -11,7 +11,13 @@ from __future__ import annotations
 import argparse
 from functools import partial
 
-from rl_lab.cli.common import add_run_or_sweep_argument, add_threads_argument, apply_threads, print_skipped
+from rl_lab.cli.common import (
+    add_run_or_sweep_argument,
+    add_threads_argument,
+    apply_run_determinism,
+    apply_threads,
+    print_skipped,
+)
 
 
 # =========================================================================== formats
@@ -66,11 +72,13 @@ def run_contamination(args: argparse.Namespace) -> int:
     from rl_lab.analysis.shortcuts import SHORTCUTS
     from rl_lab.core.rundir import resolve
 
-    apply_threads(args.threads)
     settings_for = partial(contamination_settings, problems_per_level=args.problems_per_level,
                            temperature=args.temperature, length_fraction=args.length_fraction,
                            batch_size=args.batch_size)
-    out = analyze_contamination(resolve(args.path), settings_for)
+    resolved = resolve(args.path)
+    apply_run_determinism(resolved.runs[0])
+    apply_threads(args.threads)
+    out = analyze_contamination(resolved, settings_for)
     print_skipped(out.skipped)
     for run, p in out.per_run:
         last = last_rates(p["rollout_shortcuts"]["by_step"])
@@ -113,10 +121,12 @@ def run_drift(args: argparse.Namespace) -> int:
     from rl_lab.analysis.settings import drift_settings
     from rl_lab.core.rundir import resolve
 
-    apply_threads(args.threads)
     settings_for = partial(drift_settings, prompts=args.prompts, samples_per_prompt=args.samples_per_prompt,
                            batch_size=args.batch_size)
-    out = analyze_drift(resolve(args.path), settings_for, compute_prior=not args.no_contamination)
+    resolved = resolve(args.path)
+    apply_run_determinism(resolved.runs[0])
+    apply_threads(args.threads)
+    out = analyze_drift(resolved, settings_for, compute_prior=not args.no_contamination)
     print_skipped(out.skipped)
     for run, p in out.per_run:
         fin = p["final"]

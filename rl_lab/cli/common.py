@@ -6,6 +6,7 @@ import argparse
 import sys
 
 from rl_lab.core.config import Config
+from rl_lab.core.rundir import RunDir
 
 
 def add_config_arguments(parser: argparse.ArgumentParser, help_config: str = "experiment YAML, e.g. configs/quickstart.yaml") -> None:
@@ -14,10 +15,25 @@ def add_config_arguments(parser: argparse.ArgumentParser, help_config: str = "ex
 
 
 def load_command_config(args: argparse.Namespace) -> Config:
-    """The command's config with its overrides applied; ConfigError (exit 2) before anything is written."""
+    """The command's config with its overrides applied; ConfigError (exit 2) before anything is written.
+    Its ``determinism`` pins (kernels, threads) take effect here, before any tensor is computed."""
     from rl_lab.config import load_config
+    from rl_lab.core import determinism
 
-    return load_config(args.config, args.overrides)
+    cfg = load_config(args.config, args.overrides)
+    determinism.apply(cfg)
+    return cfg
+
+
+def apply_run_determinism(run: RunDir) -> None:
+    """The ``determinism`` pins of the run being analysed (a sweep's trials share them)."""
+    from rl_lab.core import determinism
+    from rl_lab.core.errors import RunDirError
+
+    try:
+        determinism.apply(run.config)
+    except RunDirError:
+        pass  # no readable config.yaml: the runner reports that itself
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:

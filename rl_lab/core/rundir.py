@@ -4,6 +4,7 @@ A *run dir* (``rl-lab train``, or one sweep trial)::
 
     config.yaml                 the resolved config, as run
     status.json                 state (running / done / failed / interrupted), step, totals
+    environment.json            what the run computed with: versions, CPU, vector kernels, threads
     metrics.jsonl               one JSON object per logged step (a torn last line is ignored)
     tensorboard/                event files with the same scalar names
     rollouts/step_<N>.jsonl     sampled completions of step N
@@ -41,6 +42,7 @@ if TYPE_CHECKING:
 
 CONFIG = "config.yaml"
 STATUS = "status.json"
+ENVIRONMENT = "environment.json"
 METRICS = "metrics.jsonl"
 TENSORBOARD = "tensorboard"
 ROLLOUTS = "rollouts"
@@ -139,6 +141,10 @@ class RunDir:
     @property
     def status_file(self) -> Path:
         return self.path / STATUS
+
+    @property
+    def environment_file(self) -> Path:
+        return self.path / ENVIRONMENT
 
     @property
     def metrics_file(self) -> Path:

@@ -25,6 +25,7 @@ from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any
 
+from rl_lab.core import determinism
 from rl_lab.core.errors import InputError
 from rl_lab.core.io import atomic_write_json, atomic_write_yaml, read_json
 from rl_lab.core.rundir import RunDir
@@ -141,6 +142,8 @@ def make_trainable(
         point = dict(config.get("point") or {})
         raw = trial_raw(base_raw, point)
         cfg = validate_config(raw)
+        # kernels and threads pinned before the trial computes anything (fresh worker process)
+        determinism.apply(cfg, threads=cfg.determinism.threads or max(1, int(cfg.sweep.cpus_per_trial)))
         run_dir = Path(trials_dir) / point_name(point, grid_keys)
         run_dir.mkdir(parents=True, exist_ok=True)
         run = RunDir(run_dir)

@@ -10,9 +10,10 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+from rl_lab.core import determinism
 from rl_lab.core.config import Config
 from rl_lab.core.errors import ConfigError
-from rl_lab.core.io import atomic_write_yaml, read_json
+from rl_lab.core.io import atomic_write_json, atomic_write_yaml, read_json
 from rl_lab.core.rundir import CURRICULUM_STATE, RunDir
 from rl_lab.train.resume import last_resumable
 
@@ -96,6 +97,7 @@ def run_training(
     if resume:
         run.rewind(start)
     atomic_write_yaml(run.config_file, cfg.to_dict())
+    atomic_write_json(run.environment_file, determinism.describe())
 
     buffer = RolloutBuffer()
     verifier = VerifierReward(curriculum=curriculum, buffer=buffer, format_weight=cfg.train.format_reward,
