@@ -55,7 +55,15 @@ def run_demo(config: Path, overrides: list[str], fresh: bool) -> Path:
     timings: dict[str, float] = {}
     common = [str(config), *overrides]
     sweep = cfg.sweep_dir
-    if not (cfg.base_dir / "model").exists():
+    if (cfg.base_dir / "model").exists():
+        from rl_lab.core.errors import InputError
+        from rl_lab.pretrain import pretraining_differences
+
+        stale = pretraining_differences(cfg, cfg.base_dir)
+        if stale:  # reusing it would report numbers of another base model
+            raise InputError(f"{cfg.base_dir} was pretrained with a different config ({', '.join(stale[:6])} "
+                             "differ); run the demo with --fresh")
+    else:
         _stage("pretrain the base model", ["pretrain", *common], timings)
     _stage("Ray sweep: seeds x curricula", ["sweep", *common, *(["--resume"] if sweep.exists() else [])], timings)
     _stage("format collapse", ["analyze", "formats", str(sweep)], timings)
@@ -85,7 +93,13 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--config", type=Path, default=CONFIG)
     parser.add_argument("--fresh", action="store_true", help="delete earlier demo outputs first")
     args = parser.parse_args(argv)
-    run_demo(args.config, args.overrides, args.fresh)
+    from rl_lab.core.errors import RlLabError
+
+    try:
+        run_demo(args.config, args.overrides, args.fresh)
+    except RlLabError as exc:
+        print(f"error: {exc}", file=sys.stderr)
+        return exc.exit_code
     return 0
 
 

@@ -129,6 +129,34 @@ def pretrain(cfg: Config, resume: bool = False, force: bool = False) -> dict[str
     return {"model_dir": str(model_dir), "parameters": count_parameters(trainer.model), "seconds": seconds}
 
 
+PRETRAINING_KEYS = ("seed", "environments", "model", "pretrain")  # what decides the base model
+
+
+def pretraining_differences(cfg: Config, base_dir: Path) -> list[str]:
+    """Dotted keys where the config that pretrained ``base_dir`` differs from ``cfg`` in what decides the
+    base model ([] when they agree; ``["config.yaml"]`` when the base dir has no readable config)."""
+    from rl_lab.core.config import read_yaml_mapping
+    from rl_lab.core.errors import ConfigError
+
+    try:
+        saved = read_yaml_mapping(Path(base_dir) / "config.yaml")
+    except ConfigError:
+        return ["config.yaml"]
+    mine = cfg.to_dict()
+    out: list[str] = []
+
+    def walk(a: Any, b: Any, key: str) -> None:
+        if isinstance(a, dict) and isinstance(b, dict):
+            for k in sorted(set(a) | set(b), key=str):
+                walk(a.get(k), b.get(k), f"{key}.{k}" if key else str(k))
+        elif a != b:
+            out.append(key)
+
+    for section in PRETRAINING_KEYS:
+        walk(mine.get(section), saved.get(section), section)
+    return out
+
+
 def _last_trainer_checkpoint(folder: Path) -> Path | None:
     points = sorted(folder.glob("checkpoint-*"), key=lambda p: int(p.name.split("-")[1])) if folder.exists() else []
     return points[-1] if points else None

@@ -176,3 +176,14 @@ def test_any_hf_checkpoint_replaces_the_tiny_model(tmp_path: Path):
     result = pretrain(cfg)
     config = json.loads((Path(result["model_dir"]) / "config.json").read_text())
     assert config["model_type"] == "llama"
+
+
+def test_a_base_pretrained_with_another_config_is_named_stale(micro_base: Path):
+    """The demo reuses runs/<name>/base only when it was pretrained with the same pretraining config."""
+    from rl_lab.pretrain import pretraining_differences
+
+    same = load_config(QUICKSTART, micro_overrides(micro_base))
+    assert pretraining_differences(same, micro_base / "base") == []
+    other = load_config(QUICKSTART, [*micro_overrides(micro_base), "pretrain.steps=13", "train.steps=5"])
+    assert pretraining_differences(other, micro_base / "base") == ["pretrain.steps"]  # train.* does not matter
+    assert pretraining_differences(same, micro_base) == ["config.yaml"]  # not a base dir
