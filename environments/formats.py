@@ -18,12 +18,22 @@ from __future__ import annotations
 
 import re
 
+from rl_lab.core.forcing import Forcing
+
 TERSE = "terse"
 STEPS = "steps"
 TAGGED = "tagged"
 OTHER = "other"
 FORMATS: tuple[str, ...] = (TERSE, STEPS, TAGGED)
 ALL_LABELS: tuple[str, ...] = (*FORMATS, OTHER)
+
+# Format forcing (rl_lab.core.forcing): how an answer is started in each format. terse cannot be
+# started by a prefix (it is the bare answer), so its first token is constrained to start a number.
+FORCING: dict[str, Forcing] = {
+    TERSE: Forcing(first_chars="0123456789-"),
+    STEPS: Forcing(prefix="["),
+    TAGGED: Forcing(prefix="<answer>"),
+}
 
 # An answer is one whitespace-free token that contains no format marker.
 _ANSWER = r"[^\s<>\[\];]+"

@@ -26,6 +26,10 @@ returns one of the labels for any object and never raises (non-strings and texts
   fenced ``` block), natural_language (OpenMathInstruct-2's prose).
 - ``rules``: an ordered list of ``{label, pattern}`` from the config; the first rule whose regex
   ``re.search``-es the completion gives the label, everything else is ``other``.
+
+Format forcing (``rl_lab.core.forcing``): a taxonomy declares, for the labels that can be forced,
+how an answer in that format is started (``taxonomy.forcing_for("boxed")`` is a forced
+``\\boxed{`` prefix); a rules taxonomy takes each rule's optional ``force_prefix``.
 """
 
 from __future__ import annotations
@@ -35,6 +39,8 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from rl_lab.core.errors import ConfigError
+from rl_lab.core.forcing import Forcing
 from rl_lab.environments import answers, formats
 
 OTHER = "other"
@@ -47,10 +53,22 @@ class Taxonomy:
     labels: tuple[str, ...]  # ordered, ending with "other"
     description: str
     rule: Callable[[str], str] = field(repr=False, compare=False)
+    forcing: Mapping[str, Forcing] = field(default_factory=dict, repr=False, compare=False)  # label -> how to start it
 
     def __post_init__(self) -> None:
         if not self.labels or self.labels[-1] != OTHER or len(set(self.labels)) != len(self.labels):
             raise ValueError(f"taxonomy {self.name!r}: labels must be distinct and end with 'other'; got {self.labels}")
+        unknown = [label for label in self.forcing if label not in self.labels or label == OTHER]
+        if unknown:
+            raise ValueError(f"taxonomy {self.name!r}: forcing declared for {unknown}, which are not its labels")
+
+    def forcing_for(self, label: str) -> Forcing:
+        """How to start an answer in format ``label``; ConfigError naming the labels that can be forced."""
+        found = self.forcing.get(label)
+        if found is None:
+            raise ConfigError(f"format {label!r} of taxonomy {self.name!r} cannot be forced; forceable formats: "
+                              f"{list(self.forcing)}")
+        return found
 
     def classify(self, completion: object) -> str:
         """The label of ``completion``; ``other`` for non-strings, overlong texts and rule errors."""
@@ -86,6 +104,13 @@ def _answer_style(text: str) -> str:
         if anchor in marked:
             return label
     return "bare_number" if answers.read_number(text).anchor == answers.FINAL else OTHER
+
+
+# how each style's answer is started when forced (a bare number: its first token starts a number)
+_ANSWER_STYLE_FORCING = {
+    "boxed": Forcing(prefix="\\boxed{"), "tagged": Forcing(prefix="<answer>"), "hash": Forcing(prefix="#### "),
+    "answer_is": Forcing(prefix="The answer is "), "bare_number": Forcing(first_chars="0123456789-"),
+}
 
 
 # --------------------------------------------------------------------------- reasoning
@@ -131,15 +156,17 @@ TAXONOMIES: dict[str, Taxonomy] = {
     t.name: t
     for t in (
         Taxonomy("controlled", formats.ALL_LABELS, "rl_lab's formats: terse 132, steps [..] 132, tagged <answer>132</answer>",
-                 formats.classify_format),
+                 formats.classify_format, formats.FORCING),
         Taxonomy("answer_style", ("boxed", "tagged", "hash", "answer_is", "bare_number", OTHER),
                  "how the final answer is marked: \\boxed{}, <answer> tags, #### N, 'the answer is N', an unmarked final number",
-                 _answer_style),
+                 _answer_style, _ANSWER_STYLE_FORCING),
         Taxonomy("reasoning", ("thinking", "worked", "direct", OTHER),
-                 "a <think> block, worked steps or arithmetic shown, or the answer alone", _reasoning),
+                 "a <think> block, worked steps or arithmetic shown, or the answer alone", _reasoning,
+                 {"thinking": Forcing(prefix="<think>")}),
         Taxonomy("echo_chamber", ("python_function", "tagged_code", "natural_language", OTHER),
                  "Zhao et al. 2025: TinyGSM Python function, OpenMathInstruct-1 tagged code, natural language",
-                 _echo_chamber),
+                 _echo_chamber, {"python_function": Forcing(prefix="def simple_math_problem():\n"),
+                                 "tagged_code": Forcing(prefix="<llm-code>\n")}),
     )
 }
 RULES = "rules"
@@ -149,10 +176,10 @@ def taxonomy_names() -> list[str]:
     return [*TAXONOMIES, RULES]
 
 
-def _rule_fields(rule: Any) -> tuple[Any, Any]:
+def _rule_fields(rule: Any) -> tuple[Any, Any, Any]:
     if isinstance(rule, Mapping):
-        return rule.get("label"), rule.get("pattern")
-    return getattr(rule, "label", None), getattr(rule, "pattern", None)
+        return rule.get("label"), rule.get("pattern"), rule.get("force_prefix")
+    return getattr(rule, "label", None), getattr(rule, "pattern", None), getattr(rule, "force_prefix", None)
 
 
 def rules_taxonomy(rules: Sequence[Any]) -> Taxonomy:
@@ -161,8 +188,9 @@ def rules_taxonomy(rules: Sequence[Any]) -> Taxonomy:
     Raises ValueError naming the field (``formats.rules.2.pattern: ...``) for a regex that does not
     compile, a missing or reserved label."""
     compiled: list[tuple[str, re.Pattern[str]]] = []
+    forcing: dict[str, Forcing] = {}
     for i, rule in enumerate(rules):
-        label, pattern = _rule_fields(rule)
+        label, pattern, prefix = _rule_fields(rule)
         if not isinstance(label, str) or not label:
             raise ValueError(f"formats.rules.{i}.label: a non-empty label is required")
         if label == OTHER:
@@ -173,6 +201,10 @@ def rules_taxonomy(rules: Sequence[Any]) -> Taxonomy:
             compiled.append((label, re.compile(pattern)))
         except re.error as exc:
             raise ValueError(f"formats.rules.{i}.pattern: {pattern!r} does not compile: {exc}") from None
+        if prefix is not None:
+            if not isinstance(prefix, str) or not prefix:
+                raise ValueError(f"formats.rules.{i}.force_prefix: a non-empty string (or null), got {prefix!r}")
+            forcing.setdefault(label, Forcing(prefix=prefix))
     if not compiled:
         raise ValueError("formats.rules: taxonomy 'rules' needs at least one {label, pattern} rule")
 
@@ -180,7 +212,7 @@ def rules_taxonomy(rules: Sequence[Any]) -> Taxonomy:
         return next((label for label, regex in compiled if regex.search(text)), OTHER)
 
     labels = (*dict.fromkeys(label for label, _ in compiled), OTHER)
-    return Taxonomy(RULES, labels, "rules from the config: first matching regex wins", classify)
+    return Taxonomy(RULES, labels, "rules from the config: first matching regex wins", classify, forcing)
 
 
 def get_taxonomy(name: str = DEFAULT, rules: Sequence[Any] | None = None) -> Taxonomy:

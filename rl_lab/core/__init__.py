@@ -2,5 +2,6 @@
 
 errors (the exception hierarchy and exit codes), io (atomic writes, JSONL), config (the schema),
 rundir (the run-directory contract), checkpoints (what a checkpoint holds), models, tokenizer,
-generation, seeds.
+generation, seeds; elicitation without weight updates: model_spec (what to sample from, as one
+string), sampler (a loaded spec), forcing, proxy, steering (docs/elicitation.md).
 """

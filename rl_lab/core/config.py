@@ -67,6 +67,11 @@ class EnvironmentsConfig(Strict):
 class FormatRule(Strict):
     label: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="the label a matching completion gets")
     pattern: str = Field(description="Python regular expression, searched anywhere in the completion (re.search)")
+    force_prefix: str | None = Field(
+        None, min_length=1,
+        description="format forcing: the text an answer in this format starts with (e.g. '\\boxed{'); null: the "
+        "label cannot be forced",
+    )
 
 
 class FormatsConfig(Strict):

@@ -46,3 +46,21 @@ def load_tokenizer(path: str | Path):
         tokenizer.pad_token = tokenizer.eos_token
     tokenizer.padding_side = "left"
     return tokenizer
+
+
+def tokenizer_difference(a, b) -> str | None:
+    """Why two tokenizers do not map ids to the same tokens (None when they do): what proxy-tuning needs
+    to add logits of different models id by id. Compares the vocabularies (added tokens included) and
+    the end-of-sequence id, not file names."""
+    vocab_a, vocab_b = a.get_vocab(), b.get_vocab()
+    if vocab_a != vocab_b:
+        by_id_a = {i: t for t, i in vocab_a.items()}
+        by_id_b = {i: t for t, i in vocab_b.items()}
+        ids = sorted(set(by_id_a) | set(by_id_b))
+        differ = [i for i in ids if by_id_a.get(i) != by_id_b.get(i)]
+        first = differ[0]
+        return (f"vocabularies differ ({len(vocab_a)} vs {len(vocab_b)} tokens, {len(differ)} ids differ; first: id "
+                f"{first} is {by_id_a.get(first)!r} vs {by_id_b.get(first)!r})")
+    if a.eos_token_id != b.eos_token_id:
+        return f"end-of-sequence ids differ ({a.eos_token_id} vs {b.eos_token_id})"
+    return None

@@ -1,0 +1,99 @@
+"""Model specs (plain / proxy: / steer:) parse and validate in one place; a plain spec samples as before."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+from elicitation_fixtures import PROMPTS, single_thread, tiny_checkpoint  # noqa: F401
+
+from rl_lab.core.errors import CheckpointError, ConfigError
+from rl_lab.core.model_spec import (
+    PlainSpec,
+    ProxySpec,
+    SteerSpec,
+    _syntax,
+    base_path,
+    is_model_spec,
+    parse_model_spec,
+)
+
+
+@pytest.fixture(scope="module")
+def ckpt(tmp_path_factory):
+    # a directory name with the characters a path-based syntax would trip on
+    return tiny_checkpoint(tmp_path_factory.mktemp("spec") / "grpo-tiny+lr=1e-3", seed=0)
+
+
+def test_syntax_of_each_kind():
+    assert _syntax("runs/a-b+c/base/model") == PlainSpec(Path("runs/a-b+c/base/model"))
+    assert _syntax("proxy:base=a-1,tuned=b+2,untuned=c,alpha=0.5") == ProxySpec(Path("a-1"), Path("b+2"), Path("c"), 0.5)
+    assert _syntax("proxy: untuned=c , base=a,tuned=b") == ProxySpec(Path("a"), Path("b"), Path("c"), 1.0)
+    assert _syntax("steer:base=a,vector=v.safetensors") == SteerSpec(Path("a"), Path("v.safetensors"), 1.0, None)
+    assert _syntax("steer:base=a,vector=v,strength=-2.5,layer=3") == SteerSpec(Path("a"), Path("v"), -2.5, 3)
+    assert _syntax("./proxy:dir") == PlainSpec(Path("proxy:dir"))
+    assert str(PlainSpec(Path("proxy:dir"))) == "./proxy:dir"
+
+
+@pytest.mark.parametrize("spec", ["proxy:base=a,tuned=b,untuned=c,alpha=0.5", "steer:base=a,vector=v,strength=2,layer=1",
+                                  "steer:base=a,vector=v,strength=2"])
+def test_str_round_trips(spec):
+    assert str(_syntax(spec)) == spec
+
+
+@pytest.mark.parametrize(("text", "message"), [
+    ("proxy:a+b-c", r"'a\+b-c' is not key=value; the syntax is proxy:base=PATH"),
+    ("proxy:base=a,tuned=b", "untuned missing"),
+    ("proxy:base=a,tuned=b,untuned=c,base=d", "'base' is given twice"),
+    ("proxy:base=a,tuned=b,untuned=c,beta=1", "unknown key 'beta'"),
+    ("proxy:base=a,tuned=b,untuned=c,alpha=nan", "alpha must be a finite number"),
+    ("proxy:base=a,tuned=,untuned=c", "'tuned=' is not key=value"),
+    ("steer:base=a", "vector missing"),
+    ("steer:base=a,vector=v,strength=1e400", "strength must be a finite number"),
+    ("", "model spec is empty"),
+])
+def test_syntax_errors_are_config_errors(text, message):
+    with pytest.raises(ConfigError, match=message) as err:
+        parse_model_spec(text)
+    assert err.value.exit_code == 2
+
+
+def test_paths_are_validated_as_checkpoints(ckpt, tmp_path):
+    assert parse_model_spec(str(ckpt)) == PlainSpec(ckpt)
+    assert parse_model_spec(ckpt) == PlainSpec(ckpt)
+    with pytest.raises(CheckpointError, match="does not exist"):
+        parse_model_spec(f"proxy:base={ckpt},tuned={ckpt},untuned={tmp_path / 'nope'}")
+    (tmp_path / "empty").mkdir()
+    with pytest.raises(CheckpointError, match="has no config.json"):
+        parse_model_spec(f"steer:base={tmp_path / 'empty'},vector=v")
+
+
+def test_helpers(ckpt):
+    assert is_model_spec("proxy:base=a,tuned=b,untuned=c") and is_model_spec("steer:x")
+    assert not is_model_spec("label=runs/a") and not is_model_spec(Path("proxy:x"))
+    spec = parse_model_spec(f"proxy:base={ckpt},tuned={ckpt},untuned={ckpt}")
+    assert base_path(spec) == ckpt == base_path(PlainSpec(ckpt))
+
+
+def test_plain_sampler_is_sample_completions(ckpt):
+    from rl_lab.core.generation import sample_completions
+    from rl_lab.core.models import load_model_and_tokenizer
+    from rl_lab.core.sampler import load_sampler
+
+    model, tok = load_model_and_tokenizer(ckpt)
+    kwargs = dict(n=2, temperature=0.8, top_p=0.9, max_new_tokens=10, batch_size=3, seed=5)
+    sampler = load_sampler(str(ckpt))
+    assert sampler.sample(PROMPTS, **kwargs) == sample_completions(model, tok, PROMPTS, **kwargs)
+    assert sampler.describe() == {"spec": str(ckpt), "kind": "plain"}
+
+
+def test_sample_token_ids_are_what_drift_sampled(ckpt):
+    """The core sampler gives drift's (prompt ids, completion ids) exactly: drift can take a spec."""
+    from rl_lab.analysis.drift_run import sample_sequences
+    from rl_lab.core.models import load_model_and_tokenizer
+    from rl_lab.core.sampler import load_sampler
+
+    model, tok = load_model_and_tokenizer(ckpt)
+    expected = sample_sequences(model, tok, PROMPTS, n=3, max_new_tokens=12, batch_size=5, seed=2)
+    got = load_sampler(ckpt).sample_ids(PROMPTS, n=3, max_new_tokens=12, batch_size=5, seed=2)
+    assert got == expected
