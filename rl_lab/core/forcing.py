@@ -45,9 +45,6 @@ class Forcing:
             parts.append(f"first token starts with one of {self.first_chars!r}")
         return ", ".join(parts) or "none"
 
-    def is_empty(self) -> bool:
-        return not self.prefix and not self.first_chars
-
 
 def forced_prompts(prompts: list[str], forcing: Forcing | None) -> list[str]:
     """The prompts with the forced prefix appended (what the model conditions on)."""

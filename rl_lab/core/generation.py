@@ -17,7 +17,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
-from rl_lab.core.forcing import Forcing, forced_prompts, suppressed_first_tokens, with_prefix
+from rl_lab.core.forcing import (
+    Forcing,
+    check_prefix_encodes,
+    forced_prompts,
+    suppressed_first_tokens,
+    with_prefix,
+)
 
 # Given one batch's prompt attention mask, the logits processors for that batch's generate() call
 # (a processor may hold per-batch state, e.g. the KV caches of proxy-tuning's experts).
@@ -85,6 +91,8 @@ def sample_completions(
     ``temperature == 0`` means greedy decoding (then the n completions are identical).
     With ``forcing``, each completion starts with the forced prefix (see ``rl_lab.core.forcing``).
     """
+    if forcing is not None:
+        check_prefix_encodes(tokenizer, forcing)
     flat = forced_prompts([p for p in prompts for _ in range(n)], forcing)
     out: list[str] = []
     for _enc, new in _generate_batches(

@@ -23,7 +23,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from rl_lab.core.forcing import Forcing, check_prefix_encodes
+from rl_lab.core.forcing import Forcing
 from rl_lab.core.generation import ProcessorFactory, sample_completions, sample_token_ids
 from rl_lab.core.model_spec import (
     ModelSpec,
@@ -75,8 +75,6 @@ class Sampler:
                max_new_tokens: int = 64, batch_size: int = 256, seed: int = 0, progress: bool = False,
                forcing: Forcing | None = None) -> list[list[str]]:
         """``n`` decoded completions per prompt, as ``sample_completions`` (forced prefix included)."""
-        if forcing is not None:
-            check_prefix_encodes(self.tokenizer, forcing)
         with self.active():
             return sample_completions(self.model, self.tokenizer, prompts, n=n, temperature=temperature, top_p=top_p,
                                       max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
@@ -92,7 +90,7 @@ class Sampler:
 
     # ------------------------------------------------------------------ scoring
     def logits(self, input_ids, attention_mask):
-        """Float32 next-token logits at every position under the spec's model (no positions ids: pad on the right)."""
+        """Float32 next-token logits at every position under the spec's model (no position ids: pad on the right)."""
         import torch
 
         if isinstance(self.spec, ProxySpec):
@@ -102,7 +100,7 @@ class Sampler:
         with self.active(), torch.no_grad():
             return self.model(input_ids=input_ids, attention_mask=attention_mask).logits.float()
 
-    def __call__(self, input_ids, attention_mask=None, **_ignored: Any) -> Output:
+    def __call__(self, input_ids, attention_mask=None) -> Output:
         return Output(self.logits(input_ids, attention_mask))
 
     def eval(self) -> Sampler:

@@ -100,6 +100,8 @@ def layer_activations(model, tokenizer, pairs: Sequence[tuple[str, str]], layer:
     model.eval()
     for start in range(0, len(pairs), batch_size):
         chunk = pairs[start : start + batch_size]
+        # the completion starts after the prompt's own tokens (exact for the character tokenizer; with
+        # BPE a token spanning the boundary counts as the prompt's)
         prompt_ids = [tokenizer(p, add_special_tokens=False)["input_ids"] for p, _ in chunk]
         full_ids = [tokenizer(p + c, add_special_tokens=False)["input_ids"] for p, c in chunk]
         width = max(len(x) for x in full_ids)
