@@ -20,6 +20,9 @@ from typing import Any
 from rl_lab.core.errors import CheckpointError
 
 PICKLE_SUFFIXES = (".bin", ".pt", ".pth", ".ckpt", ".pkl")
+# Any one of these is a tokenizer AutoTokenizer can load (fast, sentencepiece, BPE, WordPiece).
+TOKENIZER_FILES = ("tokenizer.json", "tokenizer.model", "vocab.json", "vocab.txt", "spiece.model",
+                   "sentencepiece.bpe.model")
 INDEX_FILE = "model.safetensors.index.json"
 WEIGHTS_FILE = "model.safetensors"
 MAX_HEADER_BYTES = 100_000_000  # safetensors' own limit
@@ -166,8 +169,9 @@ def validate_checkpoint(path: str | Path) -> Path:
     """Check that ``path`` is a loadable HF causal-LM checkpoint in safetensors; raise CheckpointError if not.
 
     Cheap checks only (no weights are read): config.json parses and names a causal-LM
-    architecture, every safetensors file has a complete, well-formed header, and no
-    weights exist only as pickles.
+    architecture, every safetensors file has a complete, well-formed header, no weights
+    exist only as pickles, and tokenizer files are present. What the weights hold (the
+    loading report, finite values) is checked when they are loaded: ``rl_lab.core.models``.
     """
     path = Path(path)
     if not path.exists():
@@ -177,4 +181,13 @@ def validate_checkpoint(path: str | Path) -> Path:
     check_architecture(path, read_model_config(path))
     for shard in safetensors_files(path):
         read_safetensors_header(shard)
+    check_tokenizer_files(path)
     return path
+
+
+def check_tokenizer_files(path: Path) -> None:
+    """A tokenizer vocabulary file is present (without one AutoTokenizer builds an empty tokenizer
+    from tokenizer_config.json, and generation fails much later)."""
+    if not any((Path(path) / name).is_file() for name in TOKENIZER_FILES):
+        raise CheckpointError(f"checkpoint {str(path)!r} has no tokenizer files (none of {', '.join(TOKENIZER_FILES)}); "
+                              "copy them from the model the weights came from (tokenizer.save_pretrained(dir))")

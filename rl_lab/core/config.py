@@ -16,19 +16,37 @@ from __future__ import annotations
 
 import copy
 import math
+import reprlib
 from pathlib import Path
 from typing import Any, Literal
 
 import yaml
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator, model_validator
 
+from rl_lab.core import yaml_safe
 from rl_lab.core.errors import ConfigError, InputError
 
 __all__ = ["Config", "ConfigError", "load_raw", "validate_schema"]
 
 
+# Absurd values that pass a type check and fail hours later (or overflow a C integer): refused here.
+MAX_SEED = 2**31 - 1  # every library rl_lab seeds (random, NumPy's legacy seed, torch) takes it
+MAX_STEPS = 10_000_000
+MAX_ECHO = 300  # characters of a bad value or of an error line shown back to the user
+
+
 class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", validate_default=True)
+    # allow_inf_nan=False: every float field (nested in lists and dicts too) must be finite
+    model_config = ConfigDict(extra="forbid", validate_default=True, allow_inf_nan=False)
+
+
+def check_weights(value: dict[Any, float] | list[float] | None) -> None:
+    """Relative weights: each >= 0, with a positive sum (NaN and inf are refused by the schema)."""
+    if value is None:
+        return
+    numbers = list(value.values()) if isinstance(value, dict) else list(value)
+    if any(w < 0 for w in numbers) or sum(numbers) <= 0:
+        raise ValueError("weights must be >= 0 with a positive sum")
 
 
 # --------------------------------------------------------------------------- environments
@@ -141,7 +159,7 @@ class PretrainConfig(Strict):
         None, description="relative share of each family's documents in the corpus (null: equal)"
     )
     num_examples: int = Field(20000, ge=100, description="documents in the corpus")
-    steps: int = Field(600, ge=1, description="optimizer steps")
+    steps: int = Field(600, ge=1, le=MAX_STEPS, description="optimizer steps")
     batch_size: int = Field(32, ge=1)
     learning_rate: float = Field(1e-3, gt=0, lt=1)
     warmup_steps: int = Field(30, ge=0)
@@ -151,6 +169,12 @@ class PretrainConfig(Strict):
     loss_on: Literal["completion", "all"] = Field(
         "completion", description="which tokens carry the LM loss: the completion only, or the whole document"
     )
+
+    @field_validator("difficulty_weights")
+    @classmethod
+    def _difficulty_weights(cls, value: dict[int, float] | None) -> dict[int, float] | None:
+        check_weights(value)
+        return value
 
     @field_validator("format_mixture")
     @classmethod
@@ -196,14 +220,16 @@ class CurriculumConfig(Strict):
         if self.weights is not None:
             if self.levels is None or len(self.weights) != len(self.levels):
                 raise ValueError("weights: needs `levels` of the same length")
-            if any(w < 0 for w in self.weights) or sum(self.weights) <= 0:
-                raise ValueError("weights: must be >= 0 with a positive sum")
+            try:
+                check_weights(self.weights)
+            except ValueError as exc:
+                raise ValueError(f"weights: {exc}") from None
         return self
 
 
 class TrainConfig(Strict):
     base_model: str | None = Field(None, description="checkpoint RL starts from (null: <output_dir>/base/model)")
-    steps: int = Field(40, ge=1, description="optimizer steps (TRL max_steps)")
+    steps: int = Field(40, ge=1, le=MAX_STEPS, description="optimizer steps (TRL max_steps)")
     learning_rate: float = Field(1e-4, gt=0, lt=1)
     batch_size: int = Field(32, ge=1, description="completions per device per step")
     num_generations: int = Field(8, ge=2, description="completions per prompt (GRPO group size)")
@@ -352,9 +378,11 @@ class ReportConfig(Strict):
 
 # --------------------------------------------------------------------------- root
 class Config(Strict):
-    name: str = Field(pattern=r"^[A-Za-z0-9_.-]+$", description="experiment name")
-    seed: int = Field(0, ge=0)
-    output_dir: str | None = Field(None, description="where runs go (null: runs/<name>)")
+    name: str = Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9_.-]*$", max_length=200,
+                      description="experiment name: a plain name (runs/<name>), no path, not '.' or '..'")
+    seed: int = Field(0, ge=0, le=MAX_SEED)
+    output_dir: str | None = Field(None, description="where runs go (null: runs/<name>); a directory, or a path "
+                                                     "that does not exist yet")
     environments: EnvironmentsConfig
     model: ModelConfig = Field(default_factory=ModelConfig)
     pretrain: PretrainConfig = Field(default_factory=PretrainConfig)
@@ -381,9 +409,27 @@ class Config(Strict):
             unknown = sorted(set(self.pretrain.family_weights) - set(names))
             if unknown:
                 raise ValueError(f"pretrain.family_weights: families {unknown} are not in environments.families; allowed: {names}")
-            if any(w < 0 for w in self.pretrain.family_weights.values()) or sum(self.pretrain.family_weights.values()) <= 0:
-                raise ValueError("pretrain.family_weights: weights must be >= 0 with a positive sum")
+            try:
+                check_weights(self.pretrain.family_weights)
+            except ValueError as exc:
+                raise ValueError(f"pretrain.family_weights: {exc}") from None
         return self
+
+    @field_validator("output_dir")
+    @classmethod
+    def _output_dir(cls, value: str | None) -> str | None:
+        """The nearest existing part of the path must be a directory (a file there fails every write)."""
+        if value is None:
+            return value
+        if not value.strip():
+            raise ValueError("must name a directory (leave it out for runs/<name>)")
+        path = Path(value).expanduser()
+        for part in (path, *path.parents):
+            if part.exists():
+                if not part.is_dir():
+                    raise ValueError(f"{str(part)!r} exists and is not a directory; choose a directory")
+                break
+        return value
 
     # ---- derived paths (nothing is created here)
     @property
@@ -423,9 +469,11 @@ def parse_override(item: str) -> tuple[str, Any]:
     if not key:
         raise ConfigError(f"override {item!r}: empty key")
     try:
-        value = yaml.safe_load(raw) if raw.strip() else ""
+        value = yaml_safe.load(raw) if raw.strip() else ""
+    except yaml_safe.YamlRefused as exc:
+        raise ConfigError(f"override {excerpt(item)}: {exc}") from None
     except yaml.YAMLError:
-        value = raw
+        value = raw  # not YAML: the value is the text itself
     return key, value
 
 
@@ -471,9 +519,24 @@ def _format_errors(exc: ValidationError, model: type[BaseModel] = Config) -> str
         elif err["type"] == "missing":
             msg = "required field is missing"
         else:
-            msg = f"{msg} (got {err.get('input')!r})" if "input" in err and not isinstance(err["input"], dict) else msg
-        lines.append(f"  {loc or '<root>'}: {msg}")
+            msg = f"{msg} (got {excerpt(err.get('input'))})" if "input" in err and not isinstance(err["input"], dict) else msg
+        lines.append(excerpt(f"  {loc or '<root>'}: {msg}", plain=True))
     return "invalid config:\n" + "\n".join(lines)
+
+
+def excerpt(value: Any, plain: bool = False, limit: int = MAX_ECHO) -> str:
+    """A bounded repr of ``value`` (or ``value`` itself if ``plain``): an error never echoes a whole input.
+
+    reprlib bounds the walk as well as the text, so a huge nested value costs no more than a small one.
+    """
+    if plain:
+        text = str(value)
+    else:
+        shorter = reprlib.Repr()
+        shorter.maxlevel, shorter.maxlist, shorter.maxtuple, shorter.maxdict = 3, 8, 8, 8
+        shorter.maxstring = shorter.maxother = limit
+        text = shorter.repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
 
 
 def _allowed_keys(model: type[BaseModel], loc: tuple[Any, ...]) -> list[str]:
@@ -504,14 +567,20 @@ def validate_schema(data: Any) -> Config:
 def read_yaml_mapping(path: str | Path, error: type[InputError] = ConfigError) -> dict[str, Any]:
     """A YAML file holding a mapping (empty file: ``{}``); ``error`` names the file otherwise."""
     path = Path(path)
+    if path.is_dir():
+        raise error(f"config file {str(path)!r} is a directory; pass a YAML file")
     if not path.is_file():
         raise error(f"config file {str(path)!r} does not exist")
     try:
-        data = yaml.safe_load(path.read_text(encoding="utf-8")) or {}
+        data = yaml_safe.load(path.read_text(encoding="utf-8")) or {}
     except UnicodeDecodeError:
         raise error(f"config file {str(path)!r} is not UTF-8 text") from None
+    except OSError as exc:
+        raise error(f"config file {str(path)!r} cannot be read: {exc.strerror}") from None
+    except yaml_safe.YamlRefused as exc:
+        raise error(f"config file {str(path)!r} is refused: {excerpt(exc, plain=True)}") from None
     except yaml.YAMLError as exc:
-        raise error(f"config file {str(path)!r} is not valid YAML: {exc}") from None
+        raise error(f"config file {str(path)!r} is not valid YAML: {excerpt(exc, plain=True, limit=600)}") from None
     if not isinstance(data, dict):
         raise error(f"config file {str(path)!r}: the file must hold a mapping of sections at its top level")
     return data

@@ -37,3 +37,12 @@ class RunDirError(InputError):
 
 class RunFailure(RlLabError, RuntimeError):
     """The input was valid but the work failed (exit 1)."""
+
+
+class RunInterrupted(RunFailure):
+    """SIGINT or SIGTERM ended the run after a checkpoint; exit status 128 + the signal, as a shell reports it."""
+
+    def __init__(self, message: str, signum: int) -> None:
+        super().__init__(message)
+        self.signum = signum
+        self.exit_code = 128 + signum

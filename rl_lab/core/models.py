@@ -55,21 +55,60 @@ def count_parameters(model) -> int:
 
 
 def load_model(path: str | Path, dtype: str = "float32", device: str = "cpu"):
-    """Load a validated checkpoint with safetensors only (never a pickle)."""
+    """Load a validated checkpoint with safetensors only (never a pickle), checked for what it holds.
+
+    CheckpointError when loading reports a missing, unexpected or mismatched tensor (transformers
+    only logs these, then trains a randomly initialised model), or when a weight is NaN or inf.
+    """
     import torch
     from transformers import AutoModelForCausalLM
 
     path = validate_checkpoint(path)
     try:
-        model = AutoModelForCausalLM.from_pretrained(
-            str(path), dtype=getattr(torch, dtype), use_safetensors=True
+        model, report = AutoModelForCausalLM.from_pretrained(
+            str(path), dtype=getattr(torch, dtype), use_safetensors=True, output_loading_info=True
         )
     except Exception as exc:  # a header can be fine while the weights do not fit the config
         raise CheckpointError(f"checkpoint {str(path)!r} could not be loaded: {exc}") from exc
+    check_loading_report(path, type(model).__name__, report)
+    check_finite(path, model)
     return model.to(device)
 
 
+def check_loading_report(path: Path, model_class: str, report: dict[str, Any]) -> None:
+    """No tensor missing, unexpected or of the wrong shape: the weights are the model config.json names.
+
+    ``report`` is ``from_pretrained(..., output_loading_info=True)``'s, taken after transformers
+    ties weights, so a tied ``lm_head.weight`` absent from the file is not "missing".
+    """
+    problems = []
+    for key, what in (("missing_keys", "missing from the weights"), ("unexpected_keys", "not used by the model"),
+                      ("mismatched_keys", "of the wrong shape"), ("error_msgs", "errors")):
+        items = sorted(str(k[0] if isinstance(k, tuple) else k) for k in report.get(key) or ())
+        if items:
+            shown = ", ".join(items[:4]) + (f", ... ({len(items)} in all)" if len(items) > 4 else "")
+            problems.append(f"{what}: {shown}")
+    if problems:
+        raise CheckpointError(
+            f"checkpoint {str(path)!r}: its weights do not match its config.json (loaded as {model_class}); "
+            + "; ".join(problems)
+            + ". Fix model_type / architectures in config.json, or use the checkpoint the weights came from"
+        )
+
+
+def check_finite(path: Path, model) -> None:
+    """Every parameter and buffer finite: a NaN weight turns every sampled token into an error later."""
+    import torch
+
+    bad = [name for name, t in (*model.named_parameters(), *model.named_buffers())
+           if t.is_floating_point() and not bool(torch.isfinite(t).all())]
+    if bad:
+        shown = ", ".join(bad[:4]) + (f", ... ({len(bad)} in all)" if len(bad) > 4 else "")
+        raise CheckpointError(f"checkpoint {str(path)!r} holds NaN or infinite weights in {shown}")
+
+
 def load_model_and_tokenizer(path: str | Path, dtype: str = "float32", device: str = "cpu"):
+    """The model and tokenizer of a checkpoint, each checked (CheckpointError before anything is written)."""
     from rl_lab.core.tokenizer import load_tokenizer
 
     model = load_model(path, dtype, device)
@@ -77,7 +116,17 @@ def load_model_and_tokenizer(path: str | Path, dtype: str = "float32", device: s
         tokenizer = load_tokenizer(path)
     except Exception as exc:
         raise CheckpointError(f"checkpoint {str(path)!r} has no usable tokenizer files: {exc}") from exc
+    vocab = model.get_input_embeddings().weight.shape[0]
+    if len(tokenizer) == 0 or len(tokenizer) > vocab:
+        raise CheckpointError(f"checkpoint {str(path)!r}: its tokenizer has {len(tokenizer)} tokens but the model "
+                              f"embeds {vocab}; the tokenizer files do not belong to these weights")
     return model, tokenizer
+
+
+def check_loadable(path: str | Path, dtype: str = "float32") -> None:
+    """Load the checkpoint once and drop it: for a driver (a sweep) that checks before its workers load."""
+    model, _tokenizer = load_model_and_tokenizer(path, dtype)
+    del model
 
 
 def save_checkpoint(model, tokenizer, path: str | Path, extra_files: dict[str, Any] | None = None) -> Path:

@@ -5,6 +5,7 @@ A *run dir* (``rl-lab train``, or one sweep trial)::
     config.yaml                 the resolved config, as run
     status.json                 state (running / done / failed / interrupted), step, totals
     environment.json            what the run computed with: versions, CPU, vector kernels, threads
+    .lock                       held (flock) by the one process writing the run
     metrics.jsonl               one JSON object per logged step (a torn last line is ignored)
     tensorboard/                event files with the same scalar names
     rollouts/step_<N>.jsonl     sampled completions of step N
@@ -55,6 +56,7 @@ TRAINER_STATE = "trainer_state.json"
 SWEEP_SUMMARY = "sweep_summary.json"
 SWEEP_CONFIG = "sweep_config.yaml"
 ATTEMPTS = "sweep_attempts.json"  # one entry per invocation of a sweep trial on this run dir
+LOCK = ".lock"  # flock'ed by the one process writing the run (rl_lab.core.lock); records who holds it
 
 STEP_DIR = re.compile(r"^step_(\d+)$")
 STEP_FILE = re.compile(r"^step_(\d+)\.jsonl$")
@@ -169,6 +171,10 @@ class RunDir:
     @property
     def attempts_file(self) -> Path:
         return self.path / ATTEMPTS
+
+    @property
+    def lock_file(self) -> Path:
+        return self.path / LOCK
 
     def checkpoint_dir(self, step: int) -> Path:
         return self.checkpoints_dir / f"step_{step}"
@@ -310,12 +316,21 @@ class RunDir:
         self.clear_scratch()
 
     def clear_scratch(self) -> None:
-        """Remove the Trainer's scratch folder, half-written checkpoint dirs and stale temp files."""
+        """Remove the Trainer's scratch folder, half-written checkpoint dirs and stale temp files
+        (at the top of the run, rollouts/ and analysis/, and anywhere under checkpoints/).
+
+        Only the run's writer calls this (it holds the lock): a temp file here is never in use.
+        """
         shutil.rmtree(self.scratch_dir, ignore_errors=True)
         if self.checkpoints_dir.is_dir():
-            for tmp in self.checkpoints_dir.glob(".step_*"):
-                shutil.rmtree(tmp, ignore_errors=True)
-        for folder in (self.path, self.rollouts_dir, self.checkpoints_dir, self.path / ANALYSIS):
+            # .step_<N>.tmp / .old of save_checkpoint, and .<name>.<random>.tmp of atomic writes, at any depth
+            for tmp in sorted(self.checkpoints_dir.rglob(".*"), key=lambda p: len(p.parts), reverse=True):
+                if tmp.name.startswith(".step_") or tmp.name.endswith((".tmp", ".old")):
+                    if tmp.is_dir() and not tmp.is_symlink():
+                        shutil.rmtree(tmp, ignore_errors=True)
+                    else:
+                        tmp.unlink(missing_ok=True)
+        for folder in (self.path, self.rollouts_dir, self.path / ANALYSIS):
             remove_stale_temp_files(folder)
 
 

@@ -11,6 +11,7 @@ import copy
 import hashlib
 import itertools
 import json
+import math
 import re
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,7 @@ FORBIDDEN_GRID_PREFIXES = ("sweep", "ray")
 # Config fields holding filesystem paths: made absolute in the driver, because Tune
 # runs a trial in a worker process whose working directory is not the driver's.
 PATH_FIELDS = ("output_dir", "model.path", "train.base_model")
+MAX_TRIALS = 10_000  # each point is validated up front; a larger product is a typo, not a study
 
 
 def expand_grid(grid: dict[str, list[Any]]) -> list[dict[str, Any]]:
@@ -99,6 +101,10 @@ def validate_grid(base_raw: dict[str, Any]) -> tuple[Config, list[dict[str, Any]
                 f"sweep.grid.{key}: a trial cannot vary the {key.split('.')[0]!r} section; "
                 f"grid keys are training-run settings such as seed or curriculum.kind"
             )
+    count = math.prod(len(v) for v in grid.values())
+    if count > MAX_TRIALS:
+        sizes = " x ".join(f"{k}:{len(v)}" for k, v in grid.items())
+        raise ConfigError(f"sweep.grid: {sizes} makes {count:,} trials; at most {MAX_TRIALS:,}")
     points = expand_grid(grid)
     names = trial_names(points, list(grid))
     configs = []

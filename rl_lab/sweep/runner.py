@@ -13,6 +13,8 @@ driver with ``Tuner.restore(resume_errored=True)``. Layout under ``cfg.sweep_dir
 from __future__ import annotations
 
 import copy
+import os
+import sys
 from pathlib import Path
 from typing import Any
 
@@ -35,6 +37,7 @@ def prepare(raw: dict[str, Any], *, resume: bool = False, address: str | None = 
     """
     from rl_lab.core.checkpoints import validate_checkpoint
     from rl_lab.core.errors import CheckpointError
+    from rl_lab.core.models import check_loadable
 
     cwd = (cwd or Path.cwd()).resolve()
     raw = absolutize_paths(raw, cwd)
@@ -49,9 +52,12 @@ def prepare(raw: dict[str, Any], *, resume: bool = False, address: str | None = 
     if gpus > 1 and gpus != int(gpus):
         raise ConfigError(f"sweep.gpus_per_trial: {gpus} is more than one GPU but not a whole number; "
                           "use a fraction below 1 or a whole number of GPUs")
-    for path in sorted({str(c.base_model_path) for c in configs}):
+    if not base.ray.address:
+        check_local_resources(base)
+    for path, dtype in sorted({(str(c.base_model_path), c.model.dtype) for c in configs}):
         try:
             validate_checkpoint(path)
+            check_loadable(path, dtype)  # what the weights hold, once here rather than failing in every trial
         except CheckpointError as exc:
             raise ConfigError(f"train.base_model: {exc} (pretrain a base model first, or set train.base_model)") from None
     sweep_dir = base.sweep_dir
@@ -65,6 +71,42 @@ def prepare(raw: dict[str, Any], *, resume: bool = False, address: str | None = 
             "tune_dir": tune_dir, "cwd": cwd, "resume": resume, "trial_output": trial_output}
 
 
+def local_resources(cfg) -> tuple[float, float]:
+    """(CPUs, GPUs) a local Ray started by ``init_ray`` will have: what ``ray.init`` detects, unless set."""
+    import torch
+
+    cpus = cfg.ray.num_cpus or os.cpu_count() or 1
+    return float(cpus), float(torch.cuda.device_count())
+
+
+def check_local_resources(cfg) -> None:
+    """Refuse per-trial resources the local Ray can never grant: Tune would wait for them forever."""
+    cpus, gpus = local_resources(cfg)
+    where = f"ray.num_cpus={cfg.ray.num_cpus}" if cfg.ray.num_cpus else f"this machine has {cpus:g} CPUs"
+    if cfg.sweep.cpus_per_trial > cpus:
+        raise ConfigError(f"sweep.cpus_per_trial: {cfg.sweep.cpus_per_trial:g} CPUs per trial, but the local Ray "
+                          f"has {cpus:g} ({where}); no trial could ever start. Lower it, or join a cluster "
+                          "with --address / ray.address")
+    if cfg.sweep.gpus_per_trial > gpus:
+        raise ConfigError(f"sweep.gpus_per_trial: {cfg.sweep.gpus_per_trial:g} GPUs per trial, but the local Ray "
+                          f"has {gpus:g} visible GPUs; no trial could ever start. Lower it, or join a cluster "
+                          "with --address / ray.address")
+
+
+def warn_unsatisfiable_on_cluster(cfg) -> None:
+    """On a joined cluster, say so when no node holds one trial's resources now (an autoscaler may add one)."""
+    import ray
+
+    need = {"CPU": cfg.sweep.cpus_per_trial, "GPU": cfg.sweep.gpus_per_trial}
+    nodes = [n.get("Resources", {}) for n in ray.nodes() if n.get("Alive")]
+    if not any(all(n.get(k, 0.0) >= v for k, v in need.items() if v > 0) for n in nodes):
+        largest = max(((n.get("CPU", 0.0), n.get("GPU", 0.0)) for n in nodes), default=(0.0, 0.0))
+        print(f"warning: no node of the cluster has {need['CPU']:g} CPUs and {need['GPU']:g} GPUs for one trial "
+              f"(largest: {largest[0]:g} CPUs, {largest[1]:g} GPUs); trials wait until an autoscaler adds such a "
+              "node. Without one, stop with Ctrl-C and lower sweep.cpus_per_trial / sweep.gpus_per_trial",
+              file=sys.stderr)
+
+
 def _can_restore(tune_dir: Path) -> bool:
     from ray.tune import Tuner
 
@@ -72,17 +114,17 @@ def _can_restore(tune_dir: Path) -> bool:
 
 
 def _check_resumable(sweep_dir: Path, tune_dir: Path, raw: dict[str, Any]) -> None:
-    import yaml
-
     from rl_lab.config import validate_config
+    from rl_lab.core.config import read_yaml_mapping
+    from rl_lab.train.resume import changed_keys
 
     if not _can_restore(tune_dir):
         raise ConfigError(f"--resume: {str(sweep_dir)!r} holds no sweep to resume; run without --resume to start it")
     saved_file = sweep_dir / CONFIG_FILE
     if saved_file.is_file():
-        saved = validate_config(yaml.safe_load(saved_file.read_text())).to_dict()
+        saved = validate_config(read_yaml_mapping(saved_file)).to_dict()
         new = validate_config(raw).to_dict()
-        changed = [k for k in sorted(set(saved) | set(new)) if k not in RESUME_MAY_CHANGE and saved.get(k) != new.get(k)]
+        changed = changed_keys(saved, new, RESUME_MAY_CHANGE)
         if changed:
             raise ConfigError(f"--resume: the config differs from the sweep being resumed in {changed}; "
                               f"resume with the same config (saved in {str(saved_file)!r}) or start a new sweep")
@@ -119,6 +161,8 @@ def run_sweep(plan: dict[str, Any]) -> dict[str, Any]:
         atomic_write_yaml(sweep_dir / CONFIG_FILE, cfg.to_dict())
     trainable = build_trainable(plan)
     started = init_ray(cfg, plan.get("trial_output", False))
+    if cfg.ray.address:
+        warn_unsatisfiable_on_cluster(cfg)
     results = None
     try:
         if plan["resume"]:

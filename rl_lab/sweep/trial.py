@@ -163,7 +163,7 @@ def make_trainable(
         resume = bool(read_attempts(run)) or run.has_run()
         point_from = last_resumable(run) if resume else None
         _record(run, {**entry, "action": "resume" if resume else "start",
-                          "from_step": point_from[0] if point_from else 0,
+                          "from_step": point_from.step if point_from else 0,
                           "tune_checkpoint": pointer_step(tune.get_checkpoint())})
         try:
             if gpus_per_trial > 1:
