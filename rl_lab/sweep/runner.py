@@ -153,6 +153,7 @@ def run_sweep(plan: dict[str, Any]) -> dict[str, Any]:
     from ray import tune
 
     from rl_lab.sweep.progress import SweepProgress
+    from rl_lab.sweep.ray_cleanup import end_dead_driver_ray, forget_local_ray, record_local_ray
 
     cfg, sweep_dir = plan["cfg"], plan["sweep_dir"]
     grid = cfg.sweep.grid
@@ -160,7 +161,13 @@ def run_sweep(plan: dict[str, Any]) -> dict[str, Any]:
     if not plan["resume"]:
         atomic_write_yaml(sweep_dir / CONFIG_FILE, cfg.to_dict())
     trainable = build_trainable(plan)
+    ended = end_dead_driver_ray(sweep_dir)  # a killed driver's Ray agents linger ~60 s
+    if ended:
+        print(f"note: ended {len(ended)} Ray processes a killed driver of this sweep left running "
+              f"(pids {', '.join(map(str, ended))})", file=sys.stderr)
     started = init_ray(cfg, plan.get("trial_output", False))
+    if started and not cfg.ray.address:
+        record_local_ray(sweep_dir)
     if cfg.ray.address:
         warn_unsatisfiable_on_cluster(cfg)
     results = None
@@ -192,6 +199,7 @@ def run_sweep(plan: dict[str, Any]) -> dict[str, Any]:
         write_summary(summary)
         if started:
             ray.shutdown()
+            forget_local_ray(sweep_dir)
     return summary
 
 
