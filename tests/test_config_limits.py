@@ -165,3 +165,12 @@ def test_sweep_resources_the_local_ray_never_has_are_refused_before_ray_starts(t
         prepare(raw)
     assert needle in str(info.value)
     assert not (tmp_path / "out").exists()
+
+
+def test_a_config_with_thousands_of_errors_prints_a_screenful(tmp_path, capsys):
+    """Before: one line per bad level, 1.9 MB of error text for 20,000 levels."""
+    levels = "[" + ",".join(map(str, range(100, 20_000))) + "]"
+    assert main(["data", "build", str(QUICKSTART), f"output_dir={tmp_path / 'run'}", f"curriculum.levels={levels}"]) == 2
+    err = capsys.readouterr().err
+    assert "curriculum.levels: level 100 is not a level" in err and "more lines" in err
+    assert len(err) < 5000

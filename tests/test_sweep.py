@@ -112,6 +112,7 @@ def test_vllm_trial_config_maps_to_trl_and_gpus_to_tune_resources(tmp_path, tiny
         rollout={"backend": "vllm", "vllm_mode": mode, "vllm_server_host": "10.0.0.7", "vllm_server_port": 8123,
                  "vllm_gpu_memory_utilization": 0.45},
         sweep={"gpus_per_trial": 1, "cpus_per_trial": 3},
+        ray={"address": "auto"},  # a GPU cluster: a local Ray here has no GPU (refused before Ray starts)
     )
     plan = prepare(load_raw(cfg_file))
     run_dir = plan["sweep_dir"] / "trials" / plan["names"][1]

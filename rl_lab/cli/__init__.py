@@ -66,8 +66,19 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(getattr(module, run_name)(args) or 0)
     except RlLabError as exc:
-        print(f"error: {exc}", file=sys.stderr)
+        print(f"error: {bounded(str(exc))}", file=sys.stderr)
         return exc.exit_code
+
+
+def bounded(message: str, max_lines: int = 25, max_chars: int = 4000) -> str:
+    """An error message cut to a screenful: one bad value repeated 20,000 times is one line's worth of news."""
+    lines = message.splitlines()
+    text = "\n".join(lines[:max_lines])
+    if len(text) > max_chars:
+        text = text[:max_chars] + "..."
+    if len(lines) > max_lines:
+        text += f"\n  ... and {len(lines) - max_lines} more lines"
+    return text
 
 
 if __name__ == "__main__":

@@ -520,7 +520,7 @@ def _format_errors(exc: ValidationError, model: type[BaseModel] = Config) -> str
             msg = "required field is missing"
         else:
             msg = f"{msg} (got {excerpt(err.get('input'))})" if "input" in err and not isinstance(err["input"], dict) else msg
-        lines.append(excerpt(f"  {loc or '<root>'}: {msg}", plain=True))
+        lines.append(excerpt(f"  {loc or '<root>'}: {msg}", plain=True, limit=2000))
     return "invalid config:\n" + "\n".join(lines)
 
 
