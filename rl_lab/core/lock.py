@@ -8,15 +8,19 @@ On NFS, Linux emulates flock with POSIX byte-range locks, which NFSv4 servers ho
 
 from __future__ import annotations
 
+import errno
 import fcntl
 import os
 import socket
+import sys
 import time
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
 from rl_lab.core.errors import RunDirError
+
+NO_LOCKS = (errno.ENOLCK, errno.EOPNOTSUPP, errno.ENOSYS)  # file systems without flock (some FUSE mounts)
 
 
 def _holder(path: Path) -> str:
@@ -43,6 +47,13 @@ def hold_lock(path: str | os.PathLike[str], what: str) -> Iterator[None]:
                 f"{what} is being written by another process ({_holder(path)}; lock file {str(path)!r}); "
                 "wait for it to end, or stop it, before writing here"
             ) from None
+        except OSError as exc:
+            if exc.errno not in NO_LOCKS:
+                raise
+            print(f"warning: {what}: this file system does not support locks ({exc.strerror}); "
+                  "make sure no other process writes here", file=sys.stderr)
+            yield
+            return
         os.ftruncate(fd, 0)
         os.write(fd, f"pid {os.getpid()} on {socket.gethostname()} since {time.strftime('%Y-%m-%d %H:%M:%S')}\n".encode())
         try:

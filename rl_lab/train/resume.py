@@ -29,7 +29,7 @@ from rl_lab.train import state_io
 SAFE_TO_CHANGE_ON_RESUME = (
     "train.steps", "train.save_steps", "train.save_every", "train.save_bf16_copy", "train.rollouts_per_step",
     "train.logging_steps", "train.report_to", "name", "output_dir", "eval", "analysis", "report", "sweep", "ray",
-    "debug",
+    "debug", "determinism",  # determinism: how this host computes (kernels, threads), recorded in environment.json
 )
 
 
