@@ -45,3 +45,26 @@ def test_good_numbers_parse():
     args = parser().parse_args(["--n", "64", "--seed", "0", "--tol", "1e-5", "--threshold", "1",
                                 "--temperature", "0"])
     assert (args.n, args.seed, args.tol, args.threshold, args.temperature) == (64, 0, 1e-5, 1.0, 0.0)
+
+
+WIRED = [
+    ["eval", "passk", "--config", "configs/quickstart.yaml", "--model", "m", "--n", "0"],
+    ["eval", "passk", "--config", "configs/quickstart.yaml", "--model", "m", "--max-new-tokens", "-3"],
+    ["analyze", "updates", "--base", "a", "--tuned", "b", "--tol", "nan"],
+    ["analyze", "updates", "--base", "a", "--tuned", "b", "--chunk-elements", "0"],
+    ["analyze", "formats", "RUN", "--threshold", "1.5"],
+    ["analyze", "contamination", "RUN", "--temperature", "inf"],
+    ["analyze", "contamination", "RUN", "--length-fraction", "0"],
+    ["analyze", "drift", "RUN", "--samples-per-prompt", "0"],
+]
+
+
+@pytest.mark.parametrize("argv", WIRED, ids=[" ".join(a[:2] + a[-2:]) for a in WIRED])
+def test_command_numbers_are_validated_like_config_numbers(argv, capsys):
+    """Each option exits 2 naming itself, before the command touches any file (the paths do not exist)."""
+    from rl_lab.cli import main
+
+    with pytest.raises(SystemExit) as info:
+        main(argv)
+    assert info.value.code == 2
+    assert f"argument {argv[-2]}" in capsys.readouterr().err

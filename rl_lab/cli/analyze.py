@@ -18,12 +18,13 @@ from rl_lab.cli.common import (
     apply_threads,
     print_skipped,
 )
+from rl_lab.cli.numbers import finite_float, fraction, positive_int
 
 
 # =========================================================================== formats
 def add_arguments_formats(parser: argparse.ArgumentParser) -> None:
     add_run_or_sweep_argument(parser, "rollouts/")
-    parser.add_argument("--threshold", type=float, default=None,
+    parser.add_argument("--threshold", type=fraction, default=None,
                         help="collapse threshold on one format's share (default: the run's analysis.collapse_threshold)")
 
 
@@ -54,15 +55,15 @@ def run_formats(args: argparse.Namespace) -> int:
 # =========================================================================== contamination
 def add_arguments_contamination(parser: argparse.ArgumentParser) -> None:
     add_run_or_sweep_argument(parser, "checkpoints/step_<N>")
-    parser.add_argument("--problems-per-level", type=int, default=None,
+    parser.add_argument("--problems-per-level", type=positive_int, default=None,
                         help="probe problems per family x level (default: analysis.probe_problems_per_level)")
-    parser.add_argument("--temperature", type=float, default=None,
+    parser.add_argument("--temperature", type=finite_float(0.0), default=None,
                         help="probe decoding: 0 = greedy (deterministic), > 0 samples with a fixed seed "
                              "(default: analysis.probe_temperature, 0)")
-    parser.add_argument("--length-fraction", type=float, default=None,
+    parser.add_argument("--length-fraction", type=fraction, default=None,
                         help="length collapse: shorter than this fraction of the base's median length per level "
                              "(default: analysis.length_fraction, 0.5)")
-    parser.add_argument("--batch-size", type=int, default=None, help="default: eval.batch_size")
+    parser.add_argument("--batch-size", type=positive_int, default=None, help="default: eval.batch_size")
     add_threads_argument(parser)
 
 
@@ -105,10 +106,10 @@ def _print_comparison(table: dict) -> None:
 # =========================================================================== drift
 def add_arguments_drift(parser: argparse.ArgumentParser) -> None:
     add_run_or_sweep_argument(parser, "checkpoints/step_<N>")
-    parser.add_argument("--prompts", type=int, default=None, help="held-out prompts (default: analysis.drift_prompts)")
-    parser.add_argument("--samples-per-prompt", type=int, default=None,
+    parser.add_argument("--prompts", type=positive_int, default=None, help="held-out prompts (default: analysis.drift_prompts)")
+    parser.add_argument("--samples-per-prompt", type=positive_int, default=None,
                         help="sequences sampled per prompt and model (default: analysis.drift_samples_per_prompt)")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="sequences per forward pass when scoring (default: analysis.drift_batch_size)")
     parser.add_argument("--no-contamination", action="store_true",
                         help="sweep: do not compute missing contamination results for the drift-vs-prior plot")

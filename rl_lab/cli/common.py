@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from rl_lab.cli.numbers import positive_int
 from rl_lab.core.config import Config
 from rl_lab.core.rundir import RunDir
 
@@ -37,7 +38,7 @@ def apply_run_determinism(run: RunDir) -> None:
 
 
 def add_threads_argument(parser: argparse.ArgumentParser) -> None:
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=positive_int, default=None,
                         help="torch CPU threads (default: torch's); on a machine shared with other jobs "
                              "--threads 1 is often much faster for tiny models")
 

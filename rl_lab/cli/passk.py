@@ -11,6 +11,7 @@ import argparse
 from pathlib import Path
 
 from rl_lab.cli.common import add_threads_argument, apply_threads, load_command_config
+from rl_lab.cli.numbers import positive_int
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -20,18 +21,18 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                              "are compared with")
     parser.add_argument("--config", required=True, help="experiment YAML: families, levels, analysis.passk_*")
     parser.add_argument("overrides", nargs="*", help="dotted KEY=VALUE overrides of --config, e.g. analysis.passk_top_p=1")
-    parser.add_argument("--n", type=int, default=None, help="samples per problem (default: analysis.passk_n)")
+    parser.add_argument("--n", type=positive_int, default=None, help="samples per problem (default: analysis.passk_n)")
     parser.add_argument("--k", default=None, help="comma-separated k values (default: powers of 2 up to n)")
-    parser.add_argument("--problems-per-level", type=int, default=None,
+    parser.add_argument("--problems-per-level", type=positive_int, default=None,
                         help="problems per family x level (default: analysis.passk_problems_per_level)")
     parser.add_argument("--families", nargs="+", default=None, help="only these families of the config")
     parser.add_argument("--out", default=None,
                         help="output root (analysis/passk.json, plots/); default: the run dir of a run-dir "
                              "--model, else <output_dir>/passk")
-    parser.add_argument("--batch-size", type=int, default=None,
+    parser.add_argument("--batch-size", type=positive_int, default=None,
                         help="sequences per generate call on the transformers path "
                              "(default: max(eval.batch_size, analysis.passk_batch_size))")
-    parser.add_argument("--max-new-tokens", type=int, default=None, help="default: train.max_completion_length")
+    parser.add_argument("--max-new-tokens", type=positive_int, default=None, help="default: train.max_completion_length")
     add_threads_argument(parser)
 
 

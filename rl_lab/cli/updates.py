@@ -8,6 +8,8 @@ import argparse
 from pathlib import Path
 from typing import Any
 
+from rl_lab.cli.numbers import nonnegative_int, positive_float, positive_int
+
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--base", required=True, metavar="BASE",
@@ -16,7 +18,7 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         help="tuned checkpoints (seeds); a run directory expands to each of its step_<N>, N > 0")
     parser.add_argument("--out", type=Path, default=None,
                         help="JSON result file (default: RUN/analysis/updates.json when an input is in a run directory)")
-    parser.add_argument("--tol", type=float, default=None,
+    parser.add_argument("--tol", type=positive_float, default=None,
                         help="the 'tol' criterion: updated if |delta| > tol (float32); default: analysis.updates_tol "
                         "of the inputs' run dir, else the schema's")
     parser.add_argument("--rank", action="store_true", help="also the numerical rank of every 2-D non-norm delta (SVD)")
@@ -28,10 +30,10 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
                         "float32 / skip, and report)")
     parser.add_argument("--skip-mismatched", action="store_true",
                         help="skip tensors whose shapes differ (listed in 'skipped') instead of refusing")
-    parser.add_argument("--chunk-elements", type=int, default=None,
+    parser.add_argument("--chunk-elements", type=positive_int, default=None,
                         help="elements per streamed row chunk, default 8M (work memory ~ 16 bytes x this per bf16 "
                         "tuned input)")
-    parser.add_argument("--threads", type=int, default=None,
+    parser.add_argument("--threads", type=nonnegative_int, default=None,
                         help="torch CPU threads for the streamed comparison (default 1: its passes are memory-bound "
                         "and multi-threaded ops stall on a busy machine; 0: torch's default). SVDs use torch's default")
     parser.add_argument("--no-progress", action="store_true", help="no progress bar")
