@@ -2,7 +2,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 
-.PHONY: install demo test lint bench clean
+.PHONY: install demo real test lint bench clean
 
 # torch first: a bare torch requirement would pull the multi-GB CUDA wheels on a
 # CPU machine; with 2.13.0 present, the project's torch>= range installs nothing more.
@@ -18,6 +18,13 @@ install: $(STAMP)
 
 demo: $(STAMP)
 	$(PYTHON) -m rl_lab.demo
+
+# The real-checkpoint study (configs/real_smollm2.yaml): SmolLM2-135M-Instruct, converted once.
+models/smollm2-135m-instruct/model.safetensors: | $(STAMP)
+	$(PYTHON) -m rl_lab.cli model import smollm2 models/smollm2-135m-instruct --force
+
+real: $(STAMP) models/smollm2-135m-instruct/model.safetensors
+	$(PYTHON) -m rl_lab.demo --config configs/real_smollm2.yaml
 
 test: $(STAMP)
 	bash tests/setup_chromium.sh || true

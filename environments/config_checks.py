@@ -14,7 +14,7 @@ from rl_lab.core.errors import ConfigError
 from rl_lab.environments import formats
 from rl_lab.environments.registry import get_family
 from rl_lab.environments.scoring import SCORINGS
-from rl_lab.environments.taxonomies import Taxonomy, get_taxonomy
+from rl_lab.environments.taxonomies import RULES, Taxonomy, get_taxonomy, taxonomy_names
 
 if TYPE_CHECKING:
     from rl_lab.core.config import Config, EnvironmentsConfig, FamilySpec
@@ -82,6 +82,10 @@ def check_config(cfg: Config) -> Config:
         taxonomy_of(cfg)
     except ValueError as exc:
         errors.append(str(exc))
+    for i, name in enumerate(cfg.eval.extra_taxonomies):
+        if name not in taxonomy_names() or name == RULES:
+            errors.append(f"eval.extra_taxonomies.{i}: unknown taxonomy {name!r}; allowed: "
+                          f"{[n for n in taxonomy_names() if n != RULES]} (rules: use formats.taxonomy)")
     for key in cfg.pretrain.format_mixture:
         if key not in formats.FORMATS:
             errors.append(f"pretrain.format_mixture: unknown format {key!r}; allowed: {list(formats.FORMATS)}")

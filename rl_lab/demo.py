@@ -1,10 +1,13 @@
-"""``make demo``: the quickstart study end to end, on 2 CPU cores, in minutes.
+"""``make demo``: the quickstart study end to end, on 2 CPU cores, in minutes (any study config too).
 
-pretrain the base model on a known format mixture -> Ray sweep of seeds x curricula
-(matched difficulty vs hard-only) -> every analysis -> one HTML report.
-Each stage is the same ``rl-lab`` command a researcher would type; this file only
-chains them and times them.  A stage whose output already exists is reused unless
-``--fresh`` is given, so an interrupted demo continues where it stopped.
+pretrain the base model on a known format mixture (or evaluate the real checkpoint of
+``model.path``) -> a Ray sweep of seeds x curricula (or one ``rl-lab train`` run when the config
+has no sweep grid) -> every analysis -> one HTML report. Each stage is the same ``rl-lab`` command
+a researcher would type; this file only chains them and times them. A stage whose output already
+exists is reused unless ``--fresh`` is given, so an interrupted demo continues where it stopped.
+
+    python -m rl_lab.demo                                   # configs/quickstart.yaml
+    python -m rl_lab.demo --config configs/real_smollm2.yaml  # SmolLM2 (make real)
 """
 
 from __future__ import annotations
@@ -28,19 +31,30 @@ def _stage(title: str, argv: list[str], timings: dict[str, float]) -> None:
         raise SystemExit(f"demo stopped: stage '{title}' exited with status {code}")
 
 
-def _trial_checkpoints(sweep: Path) -> tuple[Path, list[Path]]:
-    """The base checkpoint (step_0 of the first trial) and each finished trial's last checkpoint."""
+def _real_base(cfg, common: list[str], timings: dict[str, float]) -> None:
+    """A real checkpoint is not pretrained here: it must exist (``make real`` imports SmolLM2 first);
+    its base table is ``rl-lab eval`` into <output_dir>/base."""
+    from rl_lab.core.checkpoints import validate_checkpoint
+
+    validate_checkpoint(cfg.model.path)  # CheckpointError (exit 2) naming the path
+    if not (cfg.base_dir / "eval.json").is_file():
+        _stage("evaluate the real base model", ["eval", *common, "--model", cfg.model.path,
+                                                "--out", str(cfg.base_dir)], timings)
+
+
+def _trial_checkpoints(root: Path) -> tuple[Path, list[Path]]:
+    """The base checkpoint (step_0 of the first run) and each finished run's last checkpoint."""
     from rl_lab.core.rundir import resolve
 
     finals, base = [], None
-    for run in resolve(sweep).runs:
+    for run in resolve(root).runs:
         steps = list(run.checkpoints().values())
-        if run.summary_status != "done" or len(steps) < 2:
+        if (run.summary_status or run.state()) != "done" or len(steps) < 2:
             continue
         base = base or steps[0]
         finals.append(steps[-1])
     if base is None:
-        raise SystemExit(f"demo stopped: no finished trial with checkpoints in {sweep}")
+        raise SystemExit(f"demo stopped: no finished run with checkpoints in {root}")
     return base, finals
 
 
@@ -54,8 +68,9 @@ def run_demo(config: Path, overrides: list[str], fresh: bool) -> Path:
         shutil.rmtree(cfg.root)
     timings: dict[str, float] = {}
     common = [str(config), *overrides]
-    sweep = cfg.sweep_dir
-    if (cfg.base_dir / "model").exists():
+    if cfg.model.path:
+        _real_base(cfg, common, timings)
+    elif (cfg.base_dir / "model").exists():
         from rl_lab.core.errors import InputError
         from rl_lab.pretrain import pretraining_differences
 
@@ -65,24 +80,29 @@ def run_demo(config: Path, overrides: list[str], fresh: bool) -> Path:
                              "differ); run the demo with --fresh")
     else:
         _stage("pretrain the base model", ["pretrain", *common], timings)
-    _stage("Ray sweep: seeds x curricula", ["sweep", *common, *(["--resume"] if sweep.exists() else [])], timings)
-    _stage("format collapse", ["analyze", "formats", str(sweep)], timings)
-    _stage("prior-skill contamination and shortcuts", ["analyze", "contamination", str(sweep)], timings)
-    _stage("drift from the base", ["analyze", "drift", str(sweep)], timings)
-    base, finals = _trial_checkpoints(sweep)
+    if cfg.sweep.grid:
+        root = cfg.sweep_dir
+        _stage("Ray sweep: seeds x curricula", ["sweep", *common, *(["--resume"] if root.exists() else [])], timings)
+    else:
+        root = cfg.train_dir
+        _stage("GRPO training", ["train", *common, *(["--resume"] if root.exists() else [])], timings)
+    _stage("format collapse", ["analyze", "formats", str(root)], timings)
+    _stage("prior-skill contamination and shortcuts", ["analyze", "contamination", str(root)], timings)
+    _stage("drift from the base", ["analyze", "drift", str(root)], timings)
+    base, finals = _trial_checkpoints(root)
     _stage("pass@k, base vs tuned",
-           ["eval", "passk", "--config", str(config), "--model", f"base={base}",
-            *[a for final in finals for a in ("--model", str(final))], "--out", str(sweep)], timings)
+           ["eval", "passk", "--config", str(config), *overrides, "--model", f"base={base}",
+            *[a for final in finals for a in ("--model", str(final))], "--out", str(root)], timings)
     _stage("parameter updates and seed overlap",
            ["analyze", "updates", "--base", str(base), "--tuned", *map(str, finals),
-            "--out", str(sweep / "analysis" / "updates.json"), "--plots", str(sweep / "plots")], timings)
-    _stage("report", ["report", str(sweep)], timings)
+            "--out", str(root / "analysis" / "updates.json"), "--plots", str(root / "plots")], timings)
+    _stage("report", ["report", str(root)], timings)
     total = sum(timings.values())
     print("\n=== timings")
     for title, seconds in timings.items():
         print(f"  {seconds:7.1f} s  {title}")
     print(f"  {total:7.1f} s  total")
-    report = sweep / "report.html"
+    report = root / "report.html"
     print(f"\nreport: {report.resolve()}")
     return report
 

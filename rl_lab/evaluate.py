@@ -61,6 +61,14 @@ def summarise(rows: list[dict[str, Any]], labels: tuple[str, ...] = get_taxonomy
     }
 
 
+def relabelled(rows: list[dict[str, Any]], taxonomy) -> dict[str, Any]:
+    """Format shares (overall and per family x level) of the same samples under another taxonomy."""
+    again = [{**r, "format": taxonomy.classify(r["completion"])} for r in rows]
+    summary = summarise(again, taxonomy.labels)
+    return {"labels": summary["labels"], "format_shares": summary["format_shares"],
+            "cells": [{k: c[k] for k in ("family", "difficulty", "n", "format_shares")} for c in summary["cells"]]}
+
+
 def evaluate_model(cfg: Config, model_dir: Path, out_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
     from rl_lab.core.generation import sample_completions
     from rl_lab.core.models import load_model_and_tokenizer
@@ -89,7 +97,9 @@ def evaluate_model(cfg: Config, model_dir: Path, out_dir: Path | None = None, pr
     report = {
         "model": str(model_dir), "temperature": ev.temperature, "top_p": ev.top_p,
         "problems_per_level": ev.problems_per_level, "taxonomy": taxonomy.name, "prompt_style": cfg.prompt.style,
-        "declared_format_mixture": declared, **summarise(rows, taxonomy.labels), "examples": rows[:20],
+        "declared_format_mixture": declared, **summarise(rows, taxonomy.labels),
+        "other_taxonomies": {name: relabelled(rows, get_taxonomy(name)) for name in ev.extra_taxonomies},
+        "examples": rows[:20],
     }
     if out_dir is not None:
         atomic_write_json(Path(out_dir) / "eval.json", report)
@@ -115,6 +125,9 @@ def format_table(report: dict[str, Any]) -> str:
         )
     declared = report.get("declared_format_mixture")
     lines.append("-" * len(head))
+    for name, other in (report.get("other_taxonomies") or {}).items():
+        lines.append(f"format shares under {name}: "
+                     + ", ".join(f"{f} {v:.3f}" for f, v in other["format_shares"].items()))
     lines.append(
         f"overall accuracy {report['accuracy']:.3f} over {report['samples']} samples; format shares: "
         + ", ".join(f"{f} {report['format_shares'].get(f, 0):.3f}"

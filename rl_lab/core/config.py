@@ -195,6 +195,11 @@ class EvalConfig(Strict):
     top_p: float = Field(1.0, gt=0, le=1)
     max_new_tokens: int = Field(64, ge=1)
     batch_size: int = Field(256, ge=1)
+    extra_taxonomies: list[str] = Field(
+        default_factory=list,
+        description="format shares under these taxonomies too (formats.taxonomy is always reported), e.g. "
+        "[reasoning] beside answer_style; the same samples, labelled again",
+    )
 
 
 # --------------------------------------------------------------------------- RL
