@@ -19,7 +19,7 @@ from types import SimpleNamespace
 import pytest
 from behaviour_fixtures import config_dict, rollout_rows, write_run, write_sweep
 
-from rl_lab.analysis import format_collapse, passk
+from rl_lab.analysis import format_collapse, intervals, passk
 from rl_lab.cli import main as rl_lab
 from rl_lab.core.io import atomic_write_yaml
 from rl_lab.environments.formats import render
@@ -74,8 +74,10 @@ def _fake_load(path, dtype=None, device=None):
 def _fake_drift_between(base, tuned, base_samples, tuned_samples, pad_id, batch_size=64):
     step = int(tuned.path.name.split("_")[1])
     scale = 0.02 if "hard_only" in str(tuned.path) else 0.005
+    # the shape drift.summarise writes: 4 sequences of 10 tokens (2 prompts x 2 samples), KL spread around the mean
+    seq = [10 * scale * step * f for f in (0.5, 0.7, 1.3, 1.5)]
     block = {"per_token": scale * step, "per_sequence": 10 * scale * step, "per_sequence_std": 0.0,
-             "sequences": 4, "tokens": 40}
+             "sequences": 4, "tokens": 40, "sequence_kl": seq, "sequence_tokens": [10] * 4}
     return {"forward_kl_base_tuned_on_base_samples": block,
             "reverse_kl_tuned_base_on_tuned_samples": {**block, "per_token": 1.5 * scale * step}}
 
@@ -251,56 +253,95 @@ def test_bad_path_is_a_clear_error(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- pure findings
 def test_findings_formats_collapse_and_not():
-    collapsed = {s: rollout_rows(s, {"terse": 1, "steps": 9} if s >= 3 else {"terse": 5, "steps": 5}) for s in (1, 2, 3, 4)}
-    mixed = {s: rollout_rows(s, {"terse": 5, "steps": 5}) for s in (1, 2, 3, 4)}
+    """Collapse is worded by the exact binomial interval of the final share: 99 of 100 rollouts in
+    `steps` lies above 80% with its whole interval, 9 of 10 does not (its interval reaches 55%)."""
+    collapsed = {s: rollout_rows(s, {"terse": 1, "steps": 99} if s >= 3 else {"terse": 50, "steps": 50}) for s in (1, 2, 3, 4)}
+    mixed = {s: rollout_rows(s, {"terse": 50, "steps": 50}) for s in (1, 2, 3, 4)}
     a = format_collapse.summarise_run(collapsed, 0.8)
     b = format_collapse.summarise_run(mixed, 0.8)
     assert a["collapsed"] and not b["collapsed"]
     (f,) = report_findings.findings_formats({"a": a, "b": b}, 0.8)
     assert f.kind == "observed"
-    assert f.text == f"Format collapse: in 1/2 runs `steps` exceeded 80% (step {a['collapse_step']}); in 1/2 no collapse."
+    share = intervals.describe(intervals.binomial(99, 100), 100, "%", 0, of="rollouts")
+    assert f.text.startswith(f"Format collapse: in 1/2 runs `steps` exceeded 80% (step {a['collapse_step']}; "
+                             f"final share {share}); in 1/2 no collapse")
     (g,) = report_findings.findings_formats({"b": b}, 0.8)
     assert g.kind == "absent" and g.text.startswith("Format collapse did not appear")
+    few = {s: rollout_rows(s, {"terse": 1, "steps": 9}) for s in (1, 2)}
+    (h,) = report_findings.findings_formats({"few": format_collapse.summarise_run(few, 0.8)}, 0.8)
+    assert h.kind == "inconclusive" and "straddles 80%" in h.text
+
+
+def _passk_payload(base_records: list[dict], tuned_records: list[dict], ks: list[int]) -> dict:
+    """A passk.json as analyze_passk writes it before intervals (per-problem (n, c) records and curves)."""
+    models = {"b": {**passk.summarise(base_records, ks), "per_problem": base_records},
+              "t": {**passk.summarise(tuned_records, ks), "per_problem": tuned_records}}
+    curves = {lb: {int(k): v for k, v in m["overall"]["pass_at_k"].items()} for lb, m in models.items()}
+    return {"base": "b", "inputs": {"n": ks[-1]}, "models": models,
+            "crossover": {"t": {"overall": passk.crossover(curves["b"], curves["t"])}}}
+
+
+def _records(cs: list[int], n: int = 4) -> list[dict]:
+    return [{"family": "addition", "difficulty": 1, "n": n, "c": c, "prompt": f"p{i}"} for i, c in enumerate(cs)]
 
 
 def test_findings_passk_no_crossover():
-    ks = [1, 2, 4]
-    base = {str(k): 0.1 * k for k in ks}
-    tuned = {str(k): 0.5 + 0.1 * k for k in ks}
-    cross = passk.crossover({k: base[str(k)] for k in ks}, {k: tuned[str(k)] for k in ks})
-    payload = {"base": "b", "inputs": {"n": 4}, "models": {"b": {"overall": {"pass_at_k": base}},
-                                                           "t": {"overall": {"pass_at_k": tuned}}},
-               "crossover": {"t": {"overall": cross}}}
+    """The tuned model solves every problem, the base only some: tuned − base stays above 0 at every
+    k with its whole interval, so the crossover did not appear (worded by the interval; the intervals
+    are computed from the per-problem records of a passk.json written before intervals were stored)."""
+    payload = _passk_payload(_records([0, 1] * 10), _records([4] * 20), [1, 2, 4])
     (f,) = report_findings.findings_passk(payload)
     assert f.kind == "absent" and "crossover did not appear within k ≤ 4" in f.text
 
 
+def test_findings_passk_crossover_and_noise():
+    """Known answers: a base that solves everything at k = 4 against a tuned model that solves half
+    the problems -> the crossover appeared; the same shapes on 2 problems -> inconclusive."""
+    ks = [1, 2, 4]
+    (f,) = report_findings.findings_passk(_passk_payload(_records([1] * 20), _records([4, 0] * 10), ks))
+    assert f.kind == "observed" and f.text.startswith("pass@k crossover: the base model catches up with t at k = ")
+    (g,) = report_findings.findings_passk(_passk_payload(_records([1] * 2), _records([4, 0]), ks))
+    assert g.kind == "inconclusive"
+    same = _records([2] * 20)
+    (h,) = report_findings.findings_passk(_passk_payload(same, same, ks))  # identical models: exactly 0 at every k
+    assert h.kind == "absent"
+
+
 def test_findings_prior_uses_the_probe_noise():
+    """A 5 pp drop over 40 probes is within noise (inconclusive, not a loss); over 4000 probes it is a
+    loss. These records carry no per-probe vectors, so the interval is the unpaired one from counts."""
     small = {"label": "r", "group": "g", "base": 0.5, "final": 0.45, "change": -0.05, "n": 40}
-    (f,) = report_findings.findings_prior([small])  # 2 SE at n = 40 is ~0.22: a 5 pp drop is noise
-    assert f.kind == "absent"
-    big = {**small, "n": 4000}  # 2 SE ~0.022
+    (f,) = report_findings.findings_prior([small])
+    assert f.kind == "inconclusive" and "more probes" in f.text
+    big = {**small, "n": 4000}
     (g,) = report_findings.findings_prior([big])
     assert g.kind == "observed"
 
 
 def test_findings_shortcuts_rise():
-    rates = [{"group": "hard", "first": {"skipped_work": 0.0}, "last": {"skipped_work": 0.4}},
-             {"group": "easy", "first": {"skipped_work": 0.1}, "last": {"skipped_work": 0.12}}]
+    rates = [{"group": "hard", "first": {"skipped_work": 0.0, "rows": 1000}, "last": {"skipped_work": 0.4, "rows": 1000}},
+             {"group": "easy", "first": {"skipped_work": 0.1, "rows": 1000}, "last": {"skipped_work": 0.12, "rows": 1000}}]
     (f,) = report_findings.findings_shortcuts(rates)
     assert f.kind == "observed" and "hard: skipped_work 0% → 40%" in f.text and "easy" not in f.text
     (g,) = report_findings.findings_shortcuts(rates[1:])
     assert g.kind == "absent"
+    # the same 0% -> 40% over 5 rollouts per step: the interval reaches below 10 pp
+    few = [{"group": "few", "first": {"skipped_work": 0.0, "rows": 5}, "last": {"skipped_work": 0.4, "rows": 5}}]
+    (h,) = report_findings.findings_shortcuts(few)
+    assert h.kind == "inconclusive"
+    # rates without the rollout counts: no interval, so no verdict either way
+    (u,) = report_findings.findings_shortcuts([{"group": "u", "first": {"skipped_work": 0.0}, "last": {"skipped_work": 0.4}}])
+    assert u.kind == "inconclusive" and "no interval" in u.text
 
 
 def test_skipped_work_rise_from_more_steps_completions_is_not_a_shortcut_rise():
     # 30% -> 80% steps completions, 25% -> 22% of them with broken work: 7.5% -> 17.6% overall
-    mix = [{"group": "matched", "first": {"skipped_work": 0.075, "steps_share": 0.3},
-            "last": {"skipped_work": 0.176, "steps_share": 0.8}}]
+    mix = [{"group": "matched", "first": {"skipped_work": 0.075, "steps_share": 0.3, "rows": 1000},
+            "last": {"skipped_work": 0.176, "steps_share": 0.8, "rows": 1000}}]
     (f,) = report_findings.findings_shortcuts(mix)
     assert f.kind == "absent" and "25% → 22% of steps-format ones" in f.text and "30% → 80%" in f.text
-    worse = [{"group": "hard", "first": {"skipped_work": 0.03, "steps_share": 0.3},
-              "last": {"skipped_work": 0.24, "steps_share": 0.3}}]
+    worse = [{"group": "hard", "first": {"skipped_work": 0.03, "steps_share": 0.3, "rows": 1000},
+              "last": {"skipped_work": 0.24, "steps_share": 0.3, "rows": 1000}}]
     (g,) = report_findings.findings_shortcuts(worse)
     assert g.kind == "observed" and "10% → 80% of steps-format ones" in g.text
 
