@@ -49,7 +49,8 @@ def analyze_formats(resolved: Resolved, settings: FormatsSettings) -> AnalysisOu
             for name, items in groups.items()
         }
         out.sweep = {
-            "analysis": "formats", **stamp(), "threshold": settings.threshold, "taxonomy": settings.taxonomy.name,
+            "analysis": "formats", **stamp(), "threshold": settings.threshold, "window": settings.window,
+            "taxonomy": settings.taxonomy.name,
             "labels": list(settings.taxonomy.labels), "inputs": resolved.describe(),
             "runs": {str(r.path): {k: s[k] for k in ("collapsed", "collapse_step", "winner", "final_shares",
                                                      "final_window_steps", "final_rollouts", "final_counts",

@@ -21,6 +21,7 @@ from behaviour_fixtures import config_dict, rollout_rows, write_run, write_sweep
 
 from rl_lab.analysis import format_collapse, intervals, passk
 from rl_lab.cli import main as rl_lab
+from rl_lab.core.config import ReportConfig
 from rl_lab.core.io import atomic_write_yaml
 from rl_lab.environments.formats import render
 from rl_lab.report import findings as report_findings
@@ -426,6 +427,65 @@ def test_findings_updates_sparse_dense_and_unchanged():
     same = report_findings.findings_updates(result(0.0))
     assert any("No parameter changed at all" in f.text for f in same)
     assert not any("sparsity:" in f.text.lower() for f in same)
+
+
+def test_findings_updates_word_the_range_over_checkpoints():
+    """Shares are exact counts: checkpoints that disagree about the sparsity bound are inconclusive, and
+    pairs whose overlap ratios straddle report.overlap_ratio are too."""
+    def result(shares, ratios):
+        return {"settings": {"tol": 1e-5},
+                "tuned": [{"label": f"t{i}", "compared_in": ["float32"], "share": {c: v for c in ("exact", "tol", "bf16", "paper")}}
+                          for i, v in enumerate(shares)],
+                "pairs": [{"a": "t0", "b": "t1", "criteria": {"exact": {"iou_ratio": r, "iou": 0.5, "iou_chance": 0.2},
+                                                              "paper": {"iou_ratio": r}}} for r in ratios]}
+
+    found = {f.text.split(":")[0]: f for f in report_findings.findings_updates(result([0.3, 0.7], [3.0, 1.05]))}
+    assert found["Update sparsity is inconclusive"].kind == "inconclusive"
+    assert "range over 2 checkpoints, exact: no sampling" in found["Update sparsity is inconclusive"].text
+    overlap = next(f for f in found.values() if f.text.startswith("Overlap"))
+    assert overlap.kind == "inconclusive" and "(pairs disagree)" in overlap.text
+    kinds = [f.kind for f in report_findings.findings_updates(result([0.2, 0.3], [3.0, 2.0]))]
+    assert kinds == ["info", "observed", "observed"]
+
+
+def test_findings_drift_correlation_by_its_interval():
+    def points(kls, changes):
+        return [{"kl": k, "prior_change": c} for k, c in zip(kls, changes, strict=True)]
+
+    kls = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08]
+    (down,) = report_findings.findings_drift_points(points(kls, [-0.01 * i for i in range(1, 9)]))
+    assert down.kind == "observed" and "Pearson r = −1.00" in down.text
+    (three,) = report_findings.findings_drift_points(points(kls[:3], [-0.01, -0.03, -0.02]))
+    assert three.kind == "inconclusive" and "[−1.00, +1.00]" in three.text  # three runs say nothing about r
+    (up,) = report_findings.findings_drift_points(points(kls, [0.01 * i + 0.001 * (i % 2) for i in range(1, 9)]))
+    assert up.kind == "absent" and "smaller loss or a gain" in up.text
+
+
+def test_training_windows_and_interval_text():
+    """Two seeds, reward rising by exactly 0.4 from the first to the last half of the steps in each:
+    the change is +0.4 with no spread; one step per window in one run has no interval."""
+    from rl_lab.report.findings.training import window_change
+
+    runs = [{"group": "g", "series": {"reward": {1: 0.2 + d, 2: 0.2 + d, 3: 0.6 + d, 4: 0.6 + d}}} for d in (0.0, 0.1)]
+    change = window_change(runs, "reward", 0.5)
+    assert (change.first, change.last) == (pytest.approx(0.25), pytest.approx(0.65))
+    assert (change.change.value, change.change.low, change.change.high) == pytest.approx((0.4, 0.4, 0.4))
+    assert change.change.seeds == 2
+    lone = window_change(runs[:1], "reward", 0.1)
+    assert not lone.change.has_interval
+    (f,) = report_findings.findings_training(runs[:1], ReportConfig(tail_fraction=0.1))
+    assert "+0.40 (n = 2 logged steps, 1 seed: no interval)" in f.text
+
+
+def test_table_numbers_carry_their_interval():
+    from rl_lab.report.numbers import fmt_ci
+
+    est = intervals.Estimate(-0.203, -0.312, -0.091, 64, 2, "test")
+    assert fmt_ci(est, "pp") == "−20.3 pp [−31.2, −9.1]"
+    assert fmt_ci(est.to_dict(), "delta") == "−0.20 [−0.31, −0.09]"
+    assert fmt_ci(intervals.binomial(5, 10), "pct") == "50% [19, 81]"
+    assert fmt_ci(intervals.seed_range([0.2, 0.3]), "pct") == "25% (range 20 to 30)"
+    assert fmt_ci(None) == "–" and fmt_ci({"value": 1}) == "–"
 
 
 def test_heatmaps_show_the_last_step_of_each_run():
