@@ -202,7 +202,8 @@ def analyze_passk(cfg: Config, model_args: list[str], settings: PasskSettings, o
     }
     rundir.write_analysis(root, "passk", payload)
     plots = rundir.plots_dir(root)
-    save_figure(plots_behaviour.plot_passk({lb: r["overall"]["pass_at_k"] for lb, r in results.items()}),
+    save_figure(plots_behaviour.plot_passk({lb: r["overall"]["pass_at_k"] for lb, r in results.items()},
+                                           bands={lb: r["overall"]["pass_at_k_interval"] for lb, r in results.items()}),
                 plots / "passk.png")
     levels = list(results[base_label]["by_difficulty"])
     save_figure(plots_behaviour.plot_passk_panels(

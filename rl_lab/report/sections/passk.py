@@ -61,8 +61,9 @@ def build(ctx: Context) -> Section:
         sec.inputs.append(Loaded(payload, path).record())
         curves = {lb: dig(m, "overall.pass_at_k") or {} for lb, m in models.items()}
         if curves:
-            sec.blocks.append(figure(f"{tag}pass@k", plots_behaviour.plot_passk(curves, title=f"{tag}pass@k (base: {base})"),
-                                     guide["passk.png"]))
+            bands = {lb: dig(m, "overall.pass_at_k_interval") or {} for lb, m in models.items()}
+            sec.blocks.append(figure(f"{tag}pass@k", plots_behaviour.plot_passk(
+                curves, title=f"{tag}pass@k (base: {base})", bands=bands), guide["passk.png"]))
         levels = list((models.get(base) or {}).get("by_difficulty") or {})
         if levels:
             panels = {f"level {lv}": {lb: dig(m, f"by_difficulty.{lv}.pass_at_k") or {} for lb, m in models.items()}
