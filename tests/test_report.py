@@ -474,7 +474,9 @@ def test_training_windows_and_interval_text():
     lone = window_change(runs[:1], "reward", 0.1)
     assert not lone.change.has_interval
     (f,) = report_findings.findings_training(runs[:1], ReportConfig(tail_fraction=0.1))
-    assert "+0.40 (n = 2 logged steps, 1 seed: no interval)" in f.text
+    assert "(change +0.40)" in f.text and "a window of one logged step in one run has no interval" in f.text
+    (g,) = report_findings.findings_training(runs, ReportConfig(tail_fraction=0.5))
+    assert "(change +0.40 [+0.40, +0.40] (n = 8 logged steps, 2 seeds))" in g.text
 
 
 def test_table_numbers_carry_their_interval():

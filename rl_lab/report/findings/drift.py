@@ -33,7 +33,8 @@ def findings_drift_points(points: Sequence[Mapping[str, Any]], thresholds: Repor
         span = f"forward KL(base‖tuned) per token was {fmt_num(kls[0], 4)} nats in all {len(kls)} runs"
     else:
         span = (f"forward KL(base‖tuned) per token ranged {fmt_num(min(kls), 4)} to {fmt_num(max(kls), 4)} nats "
-                f"over {len(kls)} runs (each with its interval in the table)")
+                f"over {len(kls)} runs" + (" (each with its interval in the table)"
+                                           if all(p.get("kl_interval") for p in points) else ""))
     if len(pts) < 3:
         return [Finding("info", "drift", f"Drift: {span}; too few runs with prior-skill results ({len(pts)}) "
                         "for a correlation.")]

@@ -113,10 +113,11 @@ def findings_prior_groups(rows: Mapping[str, Mapping[str, Any]], changes: Sequen
         verdict = intervals.verdict(est, -1, margin)
         verdicts.append(verdict)
         parts.append(f"{g}: {GROUP_WORDS[verdict]}, {_pp(est)}")
-    kind = overall_kind(verdicts) if verdicts else "info"
-    return [Finding(kind, "prior skills", "Prior-skill accuracy change per curriculum, seeds pooled (bootstrap over "
-                    "seeds, then probes): " + "; ".join(parts) + f"; loss: the whole 95% interval below "
-                    f"−{100 * margin:g} pp.")]
+    if not verdicts:
+        return [Finding("info", "prior skills", "Prior-skill accuracy change per curriculum: " + "; ".join(parts) + ".")]
+    return [Finding(overall_kind(verdicts), "prior skills", "Prior-skill accuracy change per curriculum, seeds pooled "
+                    "(bootstrap over seeds, then probes): " + "; ".join(parts) + f"; loss: the whole 95% interval "
+                    f"below −{100 * margin:g} pp.")]
 
 
 GROUP_WORDS: dict[Verdict, str] = {"appeared": "loss", "did not appear": "no loss", "inconclusive": "inconclusive"}

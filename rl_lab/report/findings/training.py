@@ -51,22 +51,30 @@ def findings_training(runs: Sequence[Mapping[str, Any]], thresholds: ReportConfi
     groups = by_group(runs)
     fraction = thresholds.tail_fraction
     for group, items in groups.items():
-        parts = []
+        parts, lone = [], False
+
+        def shown(change: Estimate, scale: float = 1.0, unit: str = "", digits: int = 2) -> str:
+            nonlocal lone
+            if change.has_interval:
+                return intervals.describe(change, scale, unit, digits, of="logged steps", signed=True)
+            lone = True
+            return f"{change.value * scale:+.{digits}f}{unit}".replace("-", "−")
+
         reward = window_change(items, "reward", fraction)
         if reward:
-            parts.append(f"reward {fmt_num(reward.first)} → {fmt_num(reward.last)} (change "
-                         f"{intervals.describe(reward.change, of='logged steps', signed=True)})")
+            parts.append(f"reward {fmt_num(reward.first)} → {fmt_num(reward.last)} (change {shown(reward.change)})")
         accs = []
         for level in level_keys([r["series"] for r in items]):
             acc = window_change(items, f"accuracy/level_{level}", fraction)
             if acc:
                 accs.append(f"L{level} {fmt_pct(acc.first, 0)} → {fmt_pct(acc.last, 0)} "
-                            f"({intervals.describe(acc.change, 100, ' pp', 0, of='logged steps', signed=True)})")
+                            f"({shown(acc.change, 100, ' pp', 0)})")
         if accs:
             parts.append("accuracy " + ", ".join(accs))
         if parts:
             who = f"{group} ({len(items)} run{'s' if len(items) != 1 else ''})" if len(groups) > 1 or len(items) > 1 else "Training"
+            why = ("; a window of one logged step in one run has no interval" if lone else
+                   "; 95% intervals resample the seeds, then the logged steps of each window")
             out.append(Finding("info", "training", f"{who}: " + "; ".join(parts)
-                               + f" (mean of the first vs the last {fmt_pct(fraction, 0)} of logged steps; 95% "
-                               "intervals resample the seeds, then the logged steps of each window)."))
+                               + f" (mean of the first vs the last {fmt_pct(fraction, 0)} of logged steps{why})."))
     return out
