@@ -27,7 +27,7 @@ from collections import defaultdict
 from collections.abc import Mapping, Sequence
 from typing import Any
 
-from rl_lab.analysis import shortcuts
+from rl_lab.analysis import intervals, shortcuts
 from rl_lab.analysis.stats import spread
 from rl_lab.environments.config_checks import spec_levels
 
@@ -101,6 +101,27 @@ def accuracy_table(rows: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     }
 
 
+def probe_vector(rows: Sequence[Mapping[str, Any]]) -> list[float]:
+    """Correctness (1/0) of each probe in the order answered: the same problems at every checkpoint."""
+    return [float(r["correct"]) for r in rows]
+
+
+def accuracy_interval(per_seed: Sequence[Sequence[float]]) -> dict[str, Any]:
+    """Probe accuracy with its 95% interval: exact binomial for one run, the two-level bootstrap
+    (seeds, then probes) over several."""
+    if len(per_seed) == 1:
+        vec = per_seed[0]
+        return intervals.binomial(round(sum(vec)), len(vec)).to_dict()
+    return intervals.seeds_bootstrap(per_seed).to_dict()
+
+
+def change_interval(base: Sequence[Sequence[float]], final: Sequence[Sequence[float]]) -> dict[str, Any]:
+    """Prior-skill accuracy change (final - base) with its 95% interval: a paired bootstrap over the
+    probes each run answered at both checkpoints, and over seeds when there are several (a run's
+    probes come from its own seed, so probes are resampled within each seed)."""
+    return intervals.paired_difference(base, final).to_dict()
+
+
 def change_vs_base(per_step: Mapping[int, Mapping[str, Any]]) -> dict[str, Any]:
     """Accuracy change of every checkpoint against step 0 (overall, per family, per cell)."""
     if 0 not in per_step:
@@ -135,7 +156,8 @@ def rollout_shortcuts(rollouts: Mapping[int, Sequence[Mapping[str, Any]]],
 def comparison_table(trials: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
     """Group trials by ``group`` (curriculum kind [+ other non-seed keys]) and give mean/std/min/max
     across seeds of: prior-skill accuracy change, final reward, and each shortcut rate (final
-    rollouts step and final-checkpoint probes)."""
+    rollouts step and final-checkpoint probes); with the trials' per-probe correctness
+    (``probe_correct: {base, final}``) also the change's 95% interval over seeds and probes."""
     groups: dict[str, list[Mapping[str, Any]]] = defaultdict(list)
     for t in trials:
         groups[t["group"]].append(t)
@@ -147,6 +169,10 @@ def comparison_table(trials: Sequence[Mapping[str, Any]]) -> dict[str, Any]:
             "prior_skill_accuracy_change": spread([t.get("prior_skill_accuracy_change") for t in items]),
             "final_reward": spread([t.get("final_reward") for t in items]),
         }
+        vectors = [t.get("probe_correct") or {} for t in items]
+        if all(v.get("base") and v.get("final") for v in vectors):
+            row["prior_skill_accuracy_change_interval"] = change_interval([v["base"] for v in vectors],
+                                                                          [v["final"] for v in vectors])
         for where in ("rollouts", "probes"):
             for name_ in shortcuts.SHORTCUTS:
                 row[f"{where}/{name_}"] = spread([(t.get(f"{where}_shortcuts") or {}).get(name_) for t in items])

@@ -13,7 +13,7 @@ from typing import Any
 
 from rl_lab.analysis import contamination, plots_behaviour, shortcuts
 from rl_lab.analysis.figures import save_figure
-from rl_lab.analysis.runs import AnalysisOutput, each_run, stamp
+from rl_lab.analysis.runs import AnalysisOutput, checkpoints_with_base, each_run, stamp
 from rl_lab.analysis.settings import ContaminationSettings, contamination_settings
 from rl_lab.core import models, rundir
 from rl_lab.core.config import Config, PromptConfig
@@ -68,20 +68,21 @@ def contamination_for_run(run: RunDir, settings: ContaminationSettings) -> dict[
             f"run {str(run.path)!r} has no prior-skill probes: add a family with role prior_skill, or train "
             "on a subset of levels (curriculum.levels / hard_only) so some levels stay untrained"
         )
-    ckpts = run.checkpoints()
-    if 0 not in ckpts:
-        raise RunDirError(f"run {str(run.path)!r} has no checkpoints/step_0 (the base) to compare with")
+    ckpts = checkpoints_with_base(run, "compare with")
     s = settings
     problems = problem_sets.build_problem_set(contamination.probe_specs(cells), s.problems_per_level, seed=s.seed)
 
-    tables, probe_rates, examples = {}, {}, {}
+    tables, probe_rates, examples, correct = {}, {}, {}, {}
     base_medians: dict[str, float] = {}
+    cells_answered: list[str] = []
     for step, path in tqdm(list(ckpts.items()), desc=f"probing {run.name}", unit="ckpt"):
         rows = evaluate_checkpoint(path, problems, s.temperature, s.max_new_tokens, s.batch_size, s.seed,
                                    cfg.prompt, cfg.model.dtype)
         if step == 0:
             base_medians = shortcuts.median_lengths(rows, key="cell")
+            cells_answered = [r["cell"] for r in rows]
         tables[step] = contamination.accuracy_table(rows)
+        correct[str(step)] = contamination.probe_vector(rows)
         probe_rates[str(step)] = shortcuts.rates(rows, base_medians, s.length_fraction, key="cell")
         examples[str(step)] = rows[:8]
     roll = contamination.rollout_shortcuts(with_scoring(run.read_rollouts(), cfg), s.length_fraction)
@@ -103,6 +104,13 @@ def contamination_for_run(run: RunDir, settings: ContaminationSettings) -> dict[
         "prior_skill_accuracy_base": tables[0]["accuracy"],
         "prior_skill_accuracy_final": tables[last]["accuracy"],
         "prior_skill_accuracy_change": change[str(last)]["accuracy"],
+        # what the intervals rest on: each probe's correctness (1/0) at every checkpoint, same order
+        "probe_count": len(cells_answered),
+        "probe_cells": cells_answered,
+        "probe_correct": correct,
+        "prior_skill_accuracy_base_interval": contamination.accuracy_interval([correct["0"]]),
+        "prior_skill_accuracy_final_interval": contamination.accuracy_interval([correct[str(last)]]),
+        "prior_skill_accuracy_change_interval": contamination.change_interval([correct["0"]], [correct[str(last)]]),
         "final_step": last,
         "probe_shortcuts": {"base_median_length": base_medians, "by_step": probe_rates},
         "rollout_shortcuts": roll,
@@ -131,6 +139,10 @@ def _trial(run: RunDir, payload: dict[str, Any]) -> dict[str, Any]:
         "run_dir": str(run.path), "seed": run.seed(), "config_point": run.config_point,
         "curriculum": run.lookup("curriculum.kind") or "fixed", "group": rundir.group_label(run),
         "prior_skill_accuracy_change": payload["prior_skill_accuracy_change"],
+        "prior_skill_accuracy_change_interval": payload["prior_skill_accuracy_change_interval"],
+        "probe_count": payload["probe_count"],
+        "probe_correct": {"base": payload["probe_correct"]["0"],
+                          "final": payload["probe_correct"][str(payload["final_step"])]},
         "final_reward": payload["final_reward"],
         "rollouts_shortcuts": {k: final_roll.get(k) for k in shortcuts.SHORTCUTS},
         "probes_shortcuts": {k: final_probe.get(k) for k in shortcuts.SHORTCUTS},

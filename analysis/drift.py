@@ -10,7 +10,8 @@ sampled sequences:
   (what a KL penalty in the RL loss controls).
 
 Both are reported per token (total KL / completion tokens) and per sequence (mean over
-sequences of the summed KL).  Samples are drawn at temperature 1, top-p 1 (by
+sequences of the summed KL); the per-token value carries a 95% interval from a bootstrap over
+prompts (and over seeds for a sweep's group), from the per-sequence records each block keeps.  Samples are drawn at temperature 1, top-p 1 (by
 ``analysis.drift_run.sample_sequences``), so the averages are expectations under the models'
 own distributions; this module only scores given sequences.  Held-out prompts: the trained
 families at the levels the curriculum draws, from ``build_problem_set`` with seed
@@ -19,9 +20,10 @@ families at the levels the curriculum draws, from ``build_problem_set`` with see
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
+from rl_lab.analysis import intervals
 from rl_lab.analysis.stats import spread
 from rl_lab.core import seeds
 from rl_lab.environments.config_checks import spec_levels
@@ -38,15 +40,47 @@ def token_kl(logp_p, logp_q):
 
 
 def summarise(per_sequence_token_kls: Sequence[Sequence[float]]) -> dict[str, Any]:
-    """``per_token``: total KL / total tokens; ``per_sequence``: mean of per-sequence sums (+ sample std)."""
+    """``per_token``: total KL / total tokens; ``per_sequence``: mean of per-sequence sums (+ sample std);
+    ``sequence_kl`` / ``sequence_tokens``: each sequence's summed KL and length, in sampling order
+    (what ``per_token_interval`` resamples)."""
     sums = [float(sum(s)) for s in per_sequence_token_kls]
-    tokens = sum(len(s) for s in per_sequence_token_kls)
+    lengths = [len(s) for s in per_sequence_token_kls]
+    tokens = sum(lengths)
     over_sequences = spread(sums)
     return {
         "per_token": (sum(sums) / tokens) if tokens else float("nan"),
         "per_sequence": over_sequences["mean"] if sums else float("nan"),
         "per_sequence_std": over_sequences["std"] or 0.0, "sequences": len(sums), "tokens": tokens,
+        "sequence_kl": sums, "sequence_tokens": lengths,
     }
+
+
+def per_prompt(block: Mapping[str, Any], samples_per_prompt: int) -> tuple[list[float], list[float]] | None:
+    """``(KL per token, tokens)`` of each prompt's samples (consecutive runs of ``samples_per_prompt``
+    sequences, the order ``drift_run.sample_sequences`` draws them); None when the block predates
+    per-sequence records. Prompts whose samples have no token are dropped (nothing to weigh)."""
+    kl, tokens = block.get("sequence_kl"), block.get("sequence_tokens")
+    if not kl or not tokens or len(kl) != len(tokens):
+        return None
+    m = max(1, int(samples_per_prompt))
+    values, weights = [], []
+    for i in range(0, len(kl), m):
+        t = sum(tokens[i : i + m])
+        if t > 0:
+            values.append(sum(kl[i : i + m]) / t)
+            weights.append(float(t))
+    return (values, weights) if values else None
+
+
+def per_token_interval(blocks: Sequence[Mapping[str, Any]], samples_per_prompt: int) -> dict[str, Any] | None:
+    """KL per token with its 95% interval: one block per seed (run), a bootstrap over seeds and then
+    prompts (a prompt's samples are resampled together: they share the prompt), each resample's
+    statistic total KL / total tokens, as ``per_token`` is. None without per-sequence records."""
+    parts = [per_prompt(b, samples_per_prompt) for b in blocks]
+    if not parts or any(p is None for p in parts):
+        return None
+    est = intervals.seeds_bootstrap([p[0] for p in parts], weights=[p[1] for p in parts])
+    return est.to_dict()
 
 
 def sequence_kls(model_p, model_q, sequences: Sequence[tuple[list[int], list[int]]], pad_id: int,

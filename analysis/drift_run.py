@@ -12,7 +12,7 @@ from typing import Any
 from rl_lab.analysis import drift, plots_behaviour
 from rl_lab.analysis.contamination_run import contamination_for_run
 from rl_lab.analysis.figures import save_figure
-from rl_lab.analysis.runs import AnalysisOutput, each_run, stamp
+from rl_lab.analysis.runs import AnalysisOutput, checkpoints_with_base, each_run, stamp
 from rl_lab.analysis.settings import DriftSettings, contamination_settings, drift_settings
 from rl_lab.core import models, rundir
 from rl_lab.core.config import Config
@@ -61,9 +61,7 @@ def drift_for_run(run: RunDir, settings: DriftSettings) -> dict[str, Any]:
     from tqdm.auto import tqdm
 
     cfg = run.config
-    ckpts = run.checkpoints()
-    if 0 not in ckpts:
-        raise RunDirError(f"run {str(run.path)!r} has no checkpoints/step_0 (the base) to measure drift from")
+    ckpts = checkpoints_with_base(run, "measure drift from")
     s = settings
     base, tokenizer = models.load_model_and_tokenizer(ckpts[0], cfg.model.dtype)
     check_prompt_support(cfg.prompt, tokenizer, str(ckpts[0]))
@@ -77,8 +75,10 @@ def drift_for_run(run: RunDir, settings: DriftSettings) -> dict[str, Any]:
         tuned.eval()
         tuned_samples = sample_sequences(tuned, tokenizer, prompts, s.samples_per_prompt, s.max_new_tokens,
                                          seed=s.seed + step)
-        per_step[str(step)] = drift.drift_between(base, tuned, base_samples, tuned_samples, tokenizer.pad_token_id,
-                                                  s.batch_size)
+        block = drift.drift_between(base, tuned, base_samples, tuned_samples, tokenizer.pad_token_id, s.batch_size)
+        for direction in (FORWARD, REVERSE):
+            block[direction]["per_token_interval"] = drift.per_token_interval([block[direction]], s.samples_per_prompt)
+        per_step[str(step)] = block
         del tuned
     last = max(ckpts)
     payload = {
@@ -103,31 +103,57 @@ def drift_for_run(run: RunDir, settings: DriftSettings) -> dict[str, Any]:
     return payload
 
 
-def prior_change(run: RunDir, compute: bool) -> tuple[float | None, str]:
-    """The run's prior-skill accuracy change and where it came from: its contamination.json,
-    else (``compute``) the contamination analysis run now with the run's config settings."""
+def prior_result(run: RunDir, compute: bool) -> tuple[dict[str, Any] | None, str]:
+    """The run's contamination result (its contamination.json) and where it came from, else
+    (``compute``) the contamination analysis run now with the run's config settings."""
     found = run.read_analysis("contamination")
     path = run.analysis_file("contamination")
     if found is not None:
-        return found.get("prior_skill_accuracy_change"), str(path)
+        return found, str(path)
     if not compute:
         return None, "not computed (--no-contamination)"
     try:
         payload = contamination_for_run(run, contamination_settings(run.config))
     except RunDirError as exc:
         return None, f"unavailable: {exc}"
-    return payload["prior_skill_accuracy_change"], f"computed now, written to {path}"
+    return payload, f"computed now, written to {path}"
+
+
+def prior_change(run: RunDir, compute: bool) -> tuple[float | None, str]:
+    """The run's prior-skill accuracy change and where it came from (see ``prior_result``)."""
+    found, source = prior_result(run, compute)
+    return (found or {}).get("prior_skill_accuracy_change"), source
 
 
 def _point(run: RunDir, payload: dict[str, Any], compute_prior: bool) -> dict[str, Any]:
-    change, source = prior_change(run, compute_prior)
+    prior, source = prior_result(run, compute_prior)
     fin = payload["final"]
     return {
         "run_dir": str(run.path), "seed": run.seed(), "config_point": run.config_point,
         "group": rundir.group_label(run), "label": run.name,
         "kl": fin[FORWARD]["per_token"], "reverse_kl": fin[REVERSE]["per_token"],
-        "prior_change": change, "prior_change_source": source,
+        "kl_interval": fin[FORWARD].get("per_token_interval"),
+        "reverse_kl_interval": fin[REVERSE].get("per_token_interval"),
+        "prior_change": (prior or {}).get("prior_skill_accuracy_change"),
+        "prior_change_interval": (prior or {}).get("prior_skill_accuracy_change_interval"),
+        "prior_change_source": source,
     }
+
+
+def group_intervals(per_run: Sequence[tuple[RunDir, dict[str, Any]]]) -> dict[str, Any]:
+    """Per group of seeds: both KL directions per token at the last checkpoint with a 95% interval
+    over seeds, then prompts (None for a direction whose blocks predate per-sequence records)."""
+    groups: dict[str, list[tuple[RunDir, dict[str, Any]]]] = {}
+    for run, payload in per_run:
+        groups.setdefault(rundir.group_label(run), []).append((run, payload))
+    out = {}
+    for name, items in groups.items():
+        per_prompt = int(items[0][1]["inputs"]["samples_per_prompt"])  # seeds of a group share the config
+        finals = [p["final"] for _, p in items]
+        out[name] = {"runs": [str(r.path) for r, _ in items],
+                     "kl_interval": drift.per_token_interval([f[FORWARD] for f in finals], per_prompt),
+                     "reverse_kl_interval": drift.per_token_interval([f[REVERSE] for f in finals], per_prompt)}
+    return out
 
 
 def analyze_drift(resolved: Resolved, settings_for: SettingsFor = drift_settings,
@@ -141,9 +167,12 @@ def analyze_drift(resolved: Resolved, settings_for: SettingsFor = drift_settings
         points = [_point(run, payload, compute_prior) for run, payload in per_run]
         out.sweep = {
             "analysis": "drift", **stamp(), "inputs": resolved.describe(), "points": points,
+            "groups": group_intervals(per_run),
             "keys": {"kl": "forward KL(base || tuned) per token at the last checkpoint, base samples",
                      "reverse_kl": "reverse KL(tuned || base) per token at the last checkpoint, tuned samples",
-                     "prior_change": "prior-skill probe accuracy change, last checkpoint minus base"},
+                     "prior_change": "prior-skill probe accuracy change, last checkpoint minus base",
+                     "*_interval": "the value with its 95% interval (intervals.Estimate): bootstrap over prompts "
+                                   "(and over seeds for groups); prior_change_interval from contamination.json"},
         }
         rundir.write_analysis(resolved.root, "drift", out.sweep)
         save_figure(plots_behaviour.plot_drift_vs_prior(points), rundir.plots_dir(resolved.root) / "drift_vs_prior_skill.png")

@@ -24,10 +24,12 @@ def formats_for_run(run: RunDir, settings: FormatsSettings) -> dict[str, Any]:
     if not files:
         raise RunDirError(f"run dir {str(run.path)!r} has no rollouts/step_<N>.jsonl (train.rollouts_per_step > 0 "
                           "writes them)")
-    summary = format_collapse.summarise_run(run.read_rollouts(), settings.threshold, settings.taxonomy)
+    summary = format_collapse.summarise_run(run.read_rollouts(), settings.threshold, settings.taxonomy,
+                                            settings.window)
     inputs = {"run_dir": str(run.path), "rollout_files": [str(p) for p in files.values()],
               "steps": list(files), "config_point": run.config_point, "seed": run.seed()}
-    payload = {"analysis": "formats", **stamp(), "threshold": settings.threshold, "inputs": inputs, **summary}
+    payload = {"analysis": "formats", **stamp(), "threshold": settings.threshold, "window": settings.window,
+               "inputs": inputs, **summary}
     run.write_analysis("formats", payload)
     save_figures(plots_behaviour.plot_format_run(summary, title=run.name), run.plots_dir())
     return payload
@@ -47,9 +49,12 @@ def analyze_formats(resolved: Resolved, settings: FormatsSettings) -> AnalysisOu
             for name, items in groups.items()
         }
         out.sweep = {
-            "analysis": "formats", **stamp(), "threshold": settings.threshold, "taxonomy": settings.taxonomy.name,
+            "analysis": "formats", **stamp(), "threshold": settings.threshold, "window": settings.window,
+            "taxonomy": settings.taxonomy.name,
             "labels": list(settings.taxonomy.labels), "inputs": resolved.describe(),
-            "runs": {str(r.path): {k: s[k] for k in ("collapsed", "collapse_step", "winner", "final_shares")}
+            "runs": {str(r.path): {k: s[k] for k in ("collapsed", "collapse_step", "winner", "final_shares",
+                                                     "final_window_steps", "final_rollouts", "final_counts",
+                                                     "final_share_interval")}
                      for r, s in per_run},
             "groups": aggregated,
         }

@@ -4,6 +4,11 @@ No library in the stack ships it (TRL has none; ``evaluate``'s code_eval would p
 dependency for three lines), and the form matters: ``1 - C(n-c, k) / C(n, k)`` overflows
 floats for n = 1024, so it is computed as ``1 - prod_{i=n-c+1..n} (1 - k/i)``, a product
 of factors in [0, 1] (1 when fewer than k samples fail).
+
+Intervals: pass@k at each k is a mean over problems of per-problem estimates, so its 95% interval
+is a bootstrap over problems (and over seeds when the tuned models of one sweep group are pooled);
+every model answers the same problems, so the difference tuned - base is paired per problem and
+the seeds of a group share the problem draw (``intervals.seeds_bootstrap(crossed=True)``).
 """
 
 from __future__ import annotations
@@ -11,6 +16,8 @@ from __future__ import annotations
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from typing import Any
+
+from rl_lab.analysis import intervals
 
 
 def pass_at_k(n: int, c: int, k: int) -> float:
@@ -105,3 +112,37 @@ def crossover(base: Mapping[int, float], tuned: Mapping[int, float], tol: float 
     if first is None:
         return {"status": "never", "k": None}
     return {"status": "base_ahead_from_start" if first == ks[0] else "crosses", "k": first}
+
+
+# --------------------------------------------------------------------------- intervals
+def problem_values(records: Sequence[Mapping[str, Any]], k: int) -> list[float]:
+    """pass@k of each problem (``n`` samples, ``c`` correct), in record order."""
+    return [pass_at_k(int(r["n"]), int(r["c"]), k) for r in records]
+
+
+def _aligned(*record_lists: Sequence[Mapping[str, Any]]) -> bool:
+    """Same problems in the same order (the prompt names a problem)."""
+    first = [r.get("prompt") for r in record_lists[0]]
+    return all([r.get("prompt") for r in rs] == first for rs in record_lists[1:])
+
+
+def curve_intervals(per_seed: Sequence[Sequence[Mapping[str, Any]]], ks: Sequence[int]) -> dict[str, Any]:
+    """``{str(k): Estimate dict}``: mean pass@k over problems (and seeds: one record list per model
+    of a group), with its 95% interval."""
+    crossed = len(per_seed) > 1 and _aligned(*per_seed)
+    return {str(k): intervals.seeds_bootstrap([problem_values(r, k) for r in per_seed], crossed=crossed).to_dict()
+            for k in ks}
+
+
+def gain_intervals(base: Sequence[Mapping[str, Any]], tuned_per_seed: Sequence[Sequence[Mapping[str, Any]]],
+                   ks: Sequence[int]) -> dict[str, Any] | None:
+    """``{str(k): Estimate dict}`` of tuned - base pass@k, paired per problem (the models answered the
+    same problems); None when the record lists do not name the same problems in the same order."""
+    if not _aligned(base, *tuned_per_seed):
+        return None
+    out = {}
+    for k in ks:
+        b = problem_values(base, k)
+        out[str(k)] = intervals.paired_difference([b] * len(tuned_per_seed), [problem_values(t, k) for t in tuned_per_seed],
+                                                  crossed=len(tuned_per_seed) > 1).to_dict()
+    return out

@@ -112,6 +112,34 @@ def _crossovers(results: dict[str, Any], base_label: str) -> dict[str, Any]:
     }
 
 
+def model_group(label: str, path: Path) -> str:
+    """How models are pooled over seeds: a run's checkpoint by its run's group label (curriculum
+    kind and other non-seed grid keys) and step, ``fixed @ step_200``; any other model alone."""
+    run = rundir.run_of_checkpoint(path)
+    if run is None:
+        return label
+    return f"{rundir.group_label(run)} @ {Path(path).name}"
+
+
+def with_intervals(results: dict[str, Any], base_label: str, ks: list[int],
+                   groups: dict[str, list[str]]) -> dict[str, Any]:
+    """Add the 95% intervals to every model's results (``pass_at_k_interval``, and ``vs_base``: tuned
+    - base per k) and return ``{group: {models, pass_at_k_interval, vs_base}}`` over the seeds of
+    each group (``vs_base`` None for the base's own group)."""
+    base = results[base_label]["per_problem"]
+    for label, r in results.items():
+        r["overall"]["pass_at_k_interval"] = passk.curve_intervals([r["per_problem"]], ks)
+        if label != base_label:
+            r["vs_base"] = passk.gain_intervals(base, [r["per_problem"]], ks)
+    out = {}
+    for name, labels in groups.items():
+        tuned = [results[lb]["per_problem"] for lb in labels if lb != base_label]
+        out[name] = {"models": labels,
+                     "pass_at_k_interval": passk.curve_intervals([results[lb]["per_problem"] for lb in labels], ks),
+                     "vs_base": passk.gain_intervals(base, tuned, ks) if tuned and base_label not in labels else None}
+    return out
+
+
 @dataclass
 class PasskOutput:
     payload: dict[str, Any]
@@ -154,6 +182,11 @@ def analyze_passk(cfg: Config, model_args: list[str], settings: PasskSettings, o
                           "samples_per_second": len(prompts) * settings.n / seconds}
 
     base_label = labelled[0][0]
+    groups: dict[str, list[str]] = {}
+    for label, path in labelled:
+        results[label]["group"] = model_group(label, path)
+        groups.setdefault(results[label]["group"], []).append(label)
+    group_results = with_intervals(results, base_label, settings.ks, groups)
     run_models = [Path(m) for m in model_args if _run_dir_model(Path(m))]
     root = out or (run_models[0] if run_models else cfg.root / "passk")
     payload = {
@@ -165,10 +198,12 @@ def analyze_passk(cfg: Config, model_args: list[str], settings: PasskSettings, o
                    "temperature": settings.temperature, "top_p": settings.top_p,
                    "max_new_tokens": settings.max_new_tokens, "backend": settings.backend, "problems": len(prompts)},
         "base": base_label, "models": results, "crossover": _crossovers(results, base_label),
+        "groups": group_results,
     }
     rundir.write_analysis(root, "passk", payload)
     plots = rundir.plots_dir(root)
-    save_figure(plots_behaviour.plot_passk({lb: r["overall"]["pass_at_k"] for lb, r in results.items()}),
+    save_figure(plots_behaviour.plot_passk({lb: r["overall"]["pass_at_k"] for lb, r in results.items()},
+                                           bands={lb: r["overall"]["pass_at_k_interval"] for lb, r in results.items()}),
                 plots / "passk.png")
     levels = list(results[base_label]["by_difficulty"])
     save_figure(plots_behaviour.plot_passk_panels(

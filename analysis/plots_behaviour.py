@@ -31,8 +31,8 @@ READING_GUIDE: dict[str, str] = {
                                "±1 std (clipped to [0, 1]); a wide band means seeds disagree on the winner or its timing.",
     "format_entropy.png": "Shannon entropy (bits) of the format shares over steps; it falls to 0 when one "
                           "format takes everything (log2(4) = 2 bits is the maximum).",
-    "passk.png": "pass@k of each model against k (log2 axis); where the base curve meets or overtakes a "
-                 "tuned one, RL sharpened pass@1 without widening coverage.",
+    "passk.png": "pass@k of each model against k (log2 axis), shaded band = 95% interval over problems; where "
+                 "the base curve meets or overtakes a tuned one, RL sharpened pass@1 without widening coverage.",
     "passk_by_difficulty.png": "The same curves, one panel per difficulty level: the crossover usually moves "
                                "to smaller k on hard levels.",
     "contamination.png": "Prior-skill probe accuracy at each checkpoint (solid) against the base (step 0, "
@@ -44,7 +44,8 @@ READING_GUIDE: dict[str, str] = {
     "drift.png": "KL between tuned and base per completion token at each checkpoint: forward KL(base‖tuned) "
                  "on base samples and reverse KL(tuned‖base) on tuned samples.",
     "drift_vs_prior_skill.png": "One point per run: forward KL(base‖tuned) at the last checkpoint against "
-                                "prior-skill accuracy change; a downward slope is RL's Razor (more drift, more forgetting).",
+                                "prior-skill accuracy change, bars = 95% intervals (prompts; probes); a downward "
+                                "slope is RL's Razor (more drift, more forgetting).",
 }
 
 
@@ -113,18 +114,25 @@ def plot_format_seeds(groups: Mapping[str, Mapping[str, Any]]) -> Figure:
     return fig
 
 
-def plot_passk(curves: Mapping[str, Mapping[str, float]], title: str = "pass@k") -> Figure:
-    """``curves``: model label -> {str(k): pass@k} (passk.png)."""
+def plot_passk(curves: Mapping[str, Mapping[str, float]], title: str = "pass@k",
+               bands: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None) -> Figure:
+    """``curves``: model label -> {str(k): pass@k}; ``bands``: model label -> {str(k): interval dict}
+    (passk.json's ``pass_at_k_interval``), drawn as a shaded 95% band (passk.png)."""
     fig, ax = _figure(figsize=(6, 4))
-    _passk_axes(ax, curves, title)
+    _passk_axes(ax, curves, title, bands)
     ax.legend(fontsize=8)
     return fig
 
 
-def _passk_axes(ax, curves: Mapping[str, Mapping[str, float]], title: str) -> None:
+def _passk_axes(ax, curves: Mapping[str, Mapping[str, float]], title: str,
+                bands: Mapping[str, Mapping[str, Mapping[str, float]]] | None = None) -> None:
     for label, curve in curves.items():
         ks = sorted(int(k) for k in curve)
-        ax.plot(ks, [curve[str(k)] for k in ks], marker="o", ms=3, label=label)
+        line = ax.plot(ks, [curve[str(k)] for k in ks], marker="o", ms=3, label=label)[0]
+        band = (bands or {}).get(label) or {}
+        if all(str(k) in band for k in ks):
+            ax.fill_between(ks, [band[str(k)]["low"] for k in ks], [band[str(k)]["high"] for k in ks],
+                            color=line.get_color(), alpha=0.15, lw=0)
     ax.set_xscale("log", base=2)
     ax.set_xlabel("k")
     ax.set_ylabel("pass@k")
@@ -215,7 +223,13 @@ def plot_drift_vs_prior(points: Sequence[Mapping[str, Any]]) -> Figure:
     groups = sorted({p["group"] for p in points})
     for group in groups:
         pts = [p for p in points if p["group"] == group and p["prior_change"] is not None]
-        ax.scatter([p["kl"] for p in pts], [p["prior_change"] for p in pts], label=group, s=25)
+        dots = ax.scatter([p["kl"] for p in pts], [p["prior_change"] for p in pts], label=group, s=25)
+        for p in pts:  # 95% intervals where the JSON has them (drift_run's kl_interval, prior_change_interval)
+            xi, yi = p.get("kl_interval") or {}, p.get("prior_change_interval") or {}
+            if xi or yi:
+                ax.errorbar(p["kl"], p["prior_change"], fmt="none", ecolor=dots.get_facecolor()[0], elinewidth=0.8,
+                            alpha=0.6, xerr=[[p["kl"] - xi["low"]], [xi["high"] - p["kl"]]] if xi else None,
+                            yerr=[[p["prior_change"] - yi["low"]], [yi["high"] - p["prior_change"]]] if yi else None)
     ax.axhline(0, color="k", lw=0.6)
     ax.set_xlabel("KL(base‖tuned) per token at the last checkpoint (nats)")
     ax.set_ylabel("prior-skill accuracy change")

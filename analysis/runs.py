@@ -35,6 +35,15 @@ class AnalysisOutput:
         return analysis_file(self.resolved.root, self.name)
 
 
+def checkpoints_with_base(run: RunDir, what: str) -> dict[int, Path]:
+    """``{step: dir}`` of the run's checkpoints; RunDirError when checkpoints/step_0, the base that
+    ``what`` is measured against, is missing."""
+    ckpts = run.checkpoints()
+    if 0 not in ckpts:
+        raise RunDirError(f"run {str(run.path)!r} has no checkpoints/step_0 (the base) to {what}")
+    return ckpts
+
+
 def each_run(resolved: Resolved, analyse: Callable[[RunDir], dict[str, Any]],
              nothing: str) -> tuple[list[tuple[RunDir, dict[str, Any]]], list[str]]:
     """``analyse`` every run; a RunDirError stops a lone run and skips a sweep's trial.

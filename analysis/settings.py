@@ -74,13 +74,15 @@ def _count(flag: str, value: int | None, default: int) -> int:
 class FormatsSettings:
     threshold: float  # a format "collapsed" when its share exceeds this through the last step
     taxonomy: Taxonomy  # which formats a completion can be in (formats.taxonomy)
+    window: float  # final shares pool the rollouts of this last fraction of logged steps (at least one)
 
 
 def formats_settings(analysis: AnalysisConfig, formats: FormatsConfig | None = None,
                      threshold: float | None = None) -> FormatsSettings:
     value = analysis.collapse_threshold if threshold is None else float(threshold)
     _check("--threshold", value, 0 < value <= 1, "must lie in (0, 1]")
-    return FormatsSettings(threshold=value, taxonomy=taxonomy(formats or FormatsConfig()))
+    return FormatsSettings(threshold=value, taxonomy=taxonomy(formats or FormatsConfig()),
+                           window=analysis.collapse_window)
 
 
 # =========================================================================== pass@k

@@ -229,11 +229,12 @@ def median_lengths(rows: Sequence[Mapping[str, Any]], key: str = "difficulty") -
 
 
 def rates(rows: Sequence[Mapping[str, Any]], base_medians: Mapping[Any, float] | None = None,
-          fraction: float = DEFAULT_LENGTH_FRACTION, key: str = "difficulty") -> dict[str, float | None]:
+          fraction: float = DEFAULT_LENGTH_FRACTION, key: str = "difficulty") -> dict[str, Any]:
     """Share of rows flagged by each detector; a detector that could check no row gives None.
 
     ``base_medians`` maps ``row[key]`` to the base's median length (for length collapse).
-    Also ``steps_share``: share of rows in the steps format (the denominator (b) mostly acts on).
+    Also ``steps_share``: share of rows in the steps format (the denominator (b) mostly acts on), and
+    ``checked``: how many rows each detector could check (rate x checked = rows flagged).
     """
     base_medians = base_medians or {}
     totals: dict[str, list[bool]] = {}
@@ -241,10 +242,12 @@ def rates(rows: Sequence[Mapping[str, Any]], base_medians: Mapping[Any, float] |
         for name, value in flags(r, base_medians.get(r.get(key)), fraction).items():
             if value is not None:
                 totals.setdefault(name, []).append(bool(value))
-    out: dict[str, float | None] = {}
+    out: dict[str, Any] = {}
     for name in RATES:
         vals = totals.get(name, [])
         out[name] = sum(vals) / len(vals) if vals else None
     out["rows"] = len(rows)
     out["steps_share"] = (sum(parse(r.get("completion"))[0] == STEPS for r in rows) / len(rows)) if rows else None
+    # the rows each detector could check: with the rate, the counts an interval rests on
+    out["checked"] = {name: len(totals.get(name, [])) for name in RATES}
     return out

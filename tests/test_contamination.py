@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import math
 
+import numpy as np
 import pytest
 from behaviour_fixtures import (  # noqa: F401
     config_dict,
@@ -73,6 +74,61 @@ def test_comparison_table_groups_and_spreads():
     assert table["fixed"]["final_reward"]["std"] == 0.0
 
 
+def _probe_trial(group: str, seed: int, base: list[float], final: list[float]) -> dict:
+    return {"group": group, "curriculum": group, "seed": seed, "final_reward": 0.5,
+            "prior_skill_accuracy_change": sum(final) / len(final) - sum(base) / len(base),
+            "rollouts_shortcuts": {}, "probes_shortcuts": {}, "probe_correct": {"base": base, "final": final}}
+
+
+def _synthetic_sweep() -> list[dict]:
+    """Three groups of three seeds, 32 probes each (a seed's own probes): 'large' loses 20 of its 24
+    right answers in every seed; 'tiny' loses two and gains one (-3 pp, within probe noise); 'zero'
+    answers exactly as the base did."""
+    rng = np.random.default_rng(0)
+    trials = []
+    for seed in range(3):
+        base = np.zeros(32)
+        base[rng.choice(32, 24, replace=False)] = 1.0
+        lost = base.copy()
+        lost[np.flatnonzero(base)[:20]] = 0.0
+        noisy = base.copy()
+        noisy[np.flatnonzero(base)[:2]] = 0.0
+        noisy[np.flatnonzero(base == 0)[0]] = 1.0
+        for group, final in (("large", lost), ("tiny", noisy), ("zero", base)):
+            trials.append(_probe_trial(group, seed, base.tolist(), final.tolist()))
+    return trials
+
+
+def test_prior_change_intervals_word_the_synthetic_sweep():
+    """Known answers: a large consistent drop appeared, a tiny noisy one is inconclusive, an exact zero
+    did not appear; the same three verdicts per run and pooled over seeds in the report's wording."""
+    from rl_lab.analysis.intervals import Estimate, verdict
+    from rl_lab.core.config import ReportConfig
+    from rl_lab.report.findings import findings_prior, findings_prior_groups
+
+    margin = ReportConfig().prior_margin
+    table = ct.comparison_table(_synthetic_sweep())
+    est = {g: Estimate.from_dict(row["prior_skill_accuracy_change_interval"]) for g, row in table.items()}
+    assert est["large"].value == pytest.approx(-20 / 32) and est["large"].seeds == 3 and est["large"].n == 96
+    assert est["tiny"].value == pytest.approx(-1 / 32)
+    assert (est["zero"].low, est["zero"].high) == (0.0, 0.0)
+    assert {g: verdict(e, -1, margin) for g, e in est.items()} == {
+        "large": "appeared", "tiny": "inconclusive", "zero": "did not appear"}
+
+    changes = [{"label": f"{t['group']}-{t['seed']}", "group": t["group"], "change": t["prior_skill_accuracy_change"],
+                "interval": ct.change_interval([t["probe_correct"]["base"]], [t["probe_correct"]["final"]])}
+               for t in _synthetic_sweep()]
+    (runs,) = findings_prior(changes)
+    assert runs.kind == "observed" and "in 3/9 runs probe accuracy fell" in runs.text
+    assert "in 3/9 no loss" in runs.text and "inconclusive in 3/9" in runs.text
+    (pooled,) = findings_prior_groups(table, changes)
+    assert pooled.kind == "observed"
+    assert "large: loss, −62.5 pp [" in pooled.text and "tiny: inconclusive, −3.1 pp [" in pooled.text
+    assert "zero: no loss, +0.0 pp [+0.0 pp, +0.0 pp] (n = 96 probes, 3 seeds)" in pooled.text
+    (only_tiny,) = findings_prior([c for c in changes if c["group"] == "tiny"][:1])
+    assert only_tiny.kind == "inconclusive" and only_tiny.text.startswith("Prior-skill loss is inconclusive")
+
+
 def test_cli_on_a_sweep_of_two_curricula(tmp_path):
     """Two tiny random checkpoints per trial; drift then reuses the contamination JSON."""
     from rl_lab.cli import main
@@ -96,6 +152,15 @@ def test_cli_on_a_sweep_of_two_curricula(tmp_path):
         assert out["prior_skill_accuracy_change"] == pytest.approx(
             out["accuracy"]["4"]["accuracy"] - out["accuracy"]["0"]["accuracy"])
         assert out["inputs"]["decoding"] == "greedy" and out["inputs"]["problems_per_level"] == 3
+        # what the intervals rest on: each probe's correctness at every checkpoint, same order as probe_cells
+        correct = out["probe_correct"]
+        assert set(correct) == {"0", "4"} and out["probe_count"] == len(out["probe_cells"]) == len(correct["4"]) == 6
+        assert sum(correct["4"]) / 6 == pytest.approx(out["accuracy"]["4"]["accuracy"])
+        base_ci = out["prior_skill_accuracy_base_interval"]
+        assert base_ci["value"] == out["prior_skill_accuracy_base"] and base_ci["method"].startswith("exact binomial")
+        change_ci = out["prior_skill_accuracy_change_interval"]
+        assert change_ci["value"] == pytest.approx(out["prior_skill_accuracy_change"]) and change_ci["n"] == 6
+        assert change_ci["low"] <= change_ci["value"] <= change_ci["high"]
         # rollouts: steps (long) at step 1, terse (short) at step 4 -> length collapse only at 4
         assert out["rollout_shortcuts"]["by_step"]["1"]["length_collapse"] == 0.0
         assert out["rollout_shortcuts"]["by_step"]["4"]["length_collapse"] == 1.0
@@ -103,12 +168,24 @@ def test_cli_on_a_sweep_of_two_curricula(tmp_path):
     summary = read_json(sweep / "analysis" / "contamination.json")
     assert set(summary["curriculum_comparison"]) == {"hard_only", "fixed"}
     assert summary["curriculum_comparison"]["fixed"]["rollouts/length_collapse"]["mean"] == 1.0
+    for t in summary["trials"]:
+        row = summary["curriculum_comparison"][t["group"]]
+        assert row["prior_skill_accuracy_change_interval"]["value"] == pytest.approx(t["prior_skill_accuracy_change"])
+        assert len(t["probe_correct"]["base"]) == len(t["probe_correct"]["final"]) == t["probe_count"] == 6
     assert (sweep / "plots" / "curriculum_comparison.png").is_file()
 
     assert main(["analyze", "drift", str(sweep), "--prompts", "2", "--samples-per-prompt", "1"]) == 0
     points = read_json(sweep / "analysis" / "drift.json")["points"]
     assert len(points) == 2 and all(p["prior_change_source"].endswith("contamination.json") for p in points)
     assert all(p["kl"] > 0 for p in points)
+    for p in points:  # one sample per prompt: each prompt is one sequence; the interval's value is the KL itself
+        assert p["kl_interval"]["value"] == pytest.approx(p["kl"]) and p["kl_interval"]["n"] == 2
+        assert p["prior_change_interval"] is not None
+    run_drift = read_json(trials[0][1] / "analysis" / "drift.json")["final"]["forward_kl_base_tuned_on_base_samples"]
+    assert len(run_drift["sequence_kl"]) == len(run_drift["sequence_tokens"]) == 2
+    assert sum(run_drift["sequence_kl"]) / sum(run_drift["sequence_tokens"]) == pytest.approx(run_drift["per_token"])
+    groups = read_json(sweep / "analysis" / "drift.json")["groups"]
+    assert set(groups) == {"hard_only", "fixed"} and all(g["kl_interval"]["seeds"] == 1 for g in groups.values())
     assert (sweep / "plots" / "drift_vs_prior_skill.png").is_file()
     from rl_lab.analysis.plots_behaviour import READING_GUIDE
 

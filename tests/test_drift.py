@@ -97,3 +97,19 @@ def test_drift_cli_on_a_run_dir(tmp_path):
     assert fin["forward_kl_base_tuned_on_base_samples"]["per_token"] > 0
     assert fin["reverse_kl_tuned_base_on_tuned_samples"]["sequences"] == 6
     assert (run / "plots" / "drift.png").is_file()
+
+
+def test_per_token_interval_groups_the_samples_of_a_prompt():
+    """Per-sequence records as summarise keeps them; prompts are consecutive runs of
+    samples_per_prompt sequences, and the statistic is total KL / total tokens."""
+    block = drift.summarise([[0.1, 0.1], [0.3, 0.1, 0.0, 0.0], [0.2], [0.0, 0.0, 0.0]])
+    assert block["sequence_kl"] == pytest.approx([0.2, 0.4, 0.2, 0.0]) and block["sequence_tokens"] == [2, 4, 1, 3]
+    values, weights = drift.per_prompt(block, 2)
+    assert values == pytest.approx([0.6 / 6, 0.2 / 4]) and weights == [6.0, 4.0]
+    est = drift.per_token_interval([block], 2)
+    assert est["value"] == pytest.approx(block["per_token"]) == pytest.approx(0.8 / 10)
+    assert est["n"] == 2 and est["seeds"] == 1 and est["low"] <= est["value"] <= est["high"]
+    even = drift.summarise([[0.1] * 3] * 8)  # the same KL per token everywhere: no spread
+    flat = drift.per_token_interval([even, even], 4)
+    assert flat["seeds"] == 2 and flat["low"] == pytest.approx(0.1) and flat["high"] == pytest.approx(0.1)
+    assert drift.per_token_interval([{"per_token": 0.1}], 2) is None  # a block written before the records

@@ -95,6 +95,11 @@ def test_sweep_cli_mean_spread_and_winners(tmp_path):
     assert s4["mean"] == pytest.approx(0.75) and s4["min"] == 0.5 and s4["max"] == 1.0
     assert s4["std"] == pytest.approx(math.sqrt(1 / 12))
     assert len(out["inputs"]["runs"]) == 4
+    # 8 logged steps, analysis.collapse_window 0.1: the final shares pool the last step only
+    assert out["window"] == 0.1 and all(r["final_window_steps"] == [8] for r in out["runs"].values())
+    ci = agg["collapse_step_interval"]
+    assert ci["value"] == 5.0 and ci["seeds"] == 3 and 3 <= ci["low"] <= ci["high"] <= 7
+    assert agg["final_share_interval"]["steps"]["seeds"] == 4
     for _, run in trials:
         per_run = read_json(run / "analysis" / "formats.json")
         assert per_run["inputs"]["steps"] == list(range(1, 9))
@@ -140,3 +145,28 @@ def test_the_runs_taxonomy_decides_the_formats(tmp_path):
     assert main(["report", str(run), "--out", str(tmp_path / "page.html")]) == 0
     page = (tmp_path / "page.html").read_text()
     assert "final yes" in page and "final terse" not in page and "(yes / other)" in page
+
+
+def test_final_window_pools_the_last_steps_with_an_exact_interval():
+    """Steps share 0.5, 0.9, 1.0 over 20 rollouts each: a window of half the steps pools steps 2-3
+    (38 of 40 in `steps`); without a window only the last step (20 of 20)."""
+    from rl_lab.analysis.intervals import binomial
+
+    rollouts = planted([0.5, 0.9, 1.0])
+    wide = fc.summarise_run(rollouts, 0.9, window=0.5)
+    assert wide["final_window_steps"] == [2, 3] and wide["final_rollouts"] == 40
+    assert wide["final_counts"]["steps"] == 38
+    assert wide["final_share_interval"]["steps"] == binomial(38, 40).to_dict()
+    last = fc.summarise_run(rollouts, 0.9)
+    assert last["final_window_steps"] == [3] and last["final_share_interval"]["steps"]["low"] == pytest.approx(0.8316, abs=1e-4)
+
+
+def test_aggregate_gives_intervals_over_seeds():
+    runs = [fc.summarise_run(planted([0.5, 0.95, 1.0], seed=s), 0.9) for s in range(2)]
+    runs.append(fc.summarise_run(planted([0.5, 0.5, 0.5], seed=2), 0.9))
+    agg = fc.aggregate_runs(runs, [0, 1, 2])
+    steps = agg["final_share_interval"]["steps"]
+    assert steps["value"] == pytest.approx((1.0 + 1.0 + 0.5) / 3) and steps["seeds"] == 3 and steps["n"] == 60
+    assert steps["low"] < steps["value"] < steps["high"]
+    collapse = agg["collapse_step_interval"]  # the two seeds that collapsed, both at step 2
+    assert (collapse["value"], collapse["low"], collapse["high"], collapse["seeds"]) == (2.0, 2.0, 2.0, 2)

@@ -78,6 +78,31 @@ def test_crossover_statuses():
     assert passk.crossover({1: 0.7, 2: 0.8, 4: 0.9, 8: 0.95}, tuned)["status"] == "base_ahead_from_start"
 
 
+def _records(cs: list[int], n: int = 4) -> list[dict]:
+    return [{"family": "addition", "difficulty": 1, "n": n, "c": c, "prompt": f"p{i}"} for i, c in enumerate(cs)]
+
+
+def test_pass_at_k_intervals_known_answers():
+    """Identical models differ by exactly 0 at every k; a model that solves everything against one
+    that solves nothing differs by exactly 1; the base always 2/4 right is exact (no spread)."""
+    ks = [1, 2, 4]
+    same = _records([0, 1, 2, 3, 4] * 4)
+    zero = passk.gain_intervals(same, [same], ks)
+    assert all((e["value"], e["low"], e["high"]) == (0.0, 0.0, 0.0) for e in zero.values())
+    full = passk.gain_intervals(_records([0] * 10), [_records([4] * 10)], ks)
+    assert all((e["value"], e["low"], e["high"]) == (1.0, 1.0, 1.0) for e in full.values())
+    steady = passk.curve_intervals([_records([2] * 10)], ks)
+    assert steady["1"]["value"] == 0.5 and steady["1"]["low"] == steady["1"]["high"] == 0.5
+    assert steady["4"]["value"] == 1.0  # 2 of 4 wrong: any 4 of them include a right one
+    # half the problems always right, half never: pass@k = 0.5 at every k, with a bootstrap interval
+    half = passk.curve_intervals([_records([4, 0] * 10)], ks)["2"]
+    assert half["value"] == 0.5 and half["low"] < 0.5 < half["high"] and half["n"] == 20
+    # two seeds of the same group: the shared problems are resampled together
+    pooled = passk.curve_intervals([_records([4, 0] * 10), _records([4, 0] * 10)], ks)["1"]
+    assert pooled["seeds"] == 2 and "shared problems" in pooled["method"]
+    assert passk.gain_intervals(_records([1, 2]), [_records([1, 2])[::-1]], ks) is None  # not the same problems
+
+
 def test_cli_end_to_end_with_a_run_dir_model(tmp_path):
     """A run dir as --model expands to its first and last checkpoint; the JSON is self-consistent."""
     from rl_lab.cli import main
@@ -101,6 +126,18 @@ def test_cli_end_to_end_with_a_run_dir_model(tmp_path):
         assert curve["1"] == pytest.approx(recomputed)
         assert set(model["by_difficulty"]) == {"1", "2", "3"}
     assert res["crossover"]["run:step_4"]["overall"]["status"] in ("crosses", "never", "base_ahead_from_start")
+    for label, model in res["models"].items():  # every pass@k carries its interval over the 6 problems
+        for k, value in model["overall"]["pass_at_k"].items():
+            est = model["overall"]["pass_at_k_interval"][k]
+            assert est["value"] == pytest.approx(value) and est["n"] == 6 and est["low"] <= value <= est["high"]
+        assert model["group"] == f"fixed @ {label.split(':')[1]}"  # the run's group label and the step
+    gain = res["models"]["run:step_4"]["vs_base"]["1"]
+    assert gain["value"] == pytest.approx(res["models"]["run:step_4"]["overall"]["pass_at_k"]["1"]
+                                          - res["models"]["run:step_0"]["overall"]["pass_at_k"]["1"])
+    assert set(res["groups"]) == {"fixed @ step_0", "fixed @ step_4"}
+    assert res["groups"]["fixed @ step_0"]["vs_base"] is None  # the base's own group
+    assert res["groups"]["fixed @ step_4"]["vs_base"]["4"]["value"] == pytest.approx(
+        res["models"]["run:step_4"]["vs_base"]["4"]["value"])
     assert (out / "plots" / "passk.png").is_file() and (out / "plots" / "passk_by_difficulty.png").is_file()
 
 

@@ -19,8 +19,9 @@ from types import SimpleNamespace
 import pytest
 from behaviour_fixtures import config_dict, rollout_rows, write_run, write_sweep
 
-from rl_lab.analysis import format_collapse, passk
+from rl_lab.analysis import format_collapse, intervals, passk
 from rl_lab.cli import main as rl_lab
+from rl_lab.core.config import ReportConfig
 from rl_lab.core.io import atomic_write_yaml
 from rl_lab.environments.formats import render
 from rl_lab.report import findings as report_findings
@@ -74,8 +75,10 @@ def _fake_load(path, dtype=None, device=None):
 def _fake_drift_between(base, tuned, base_samples, tuned_samples, pad_id, batch_size=64):
     step = int(tuned.path.name.split("_")[1])
     scale = 0.02 if "hard_only" in str(tuned.path) else 0.005
+    # the shape drift.summarise writes: 4 sequences of 10 tokens (2 prompts x 2 samples), KL spread around the mean
+    seq = [10 * scale * step * f for f in (0.5, 0.7, 1.3, 1.5)]
     block = {"per_token": scale * step, "per_sequence": 10 * scale * step, "per_sequence_std": 0.0,
-             "sequences": 4, "tokens": 40}
+             "sequences": 4, "tokens": 40, "sequence_kl": seq, "sequence_tokens": [10] * 4}
     return {"forward_kl_base_tuned_on_base_samples": block,
             "reverse_kl_tuned_base_on_tuned_samples": {**block, "per_token": 1.5 * scale * step}}
 
@@ -251,56 +254,95 @@ def test_bad_path_is_a_clear_error(tmp_path, capsys):
 
 # --------------------------------------------------------------------------- pure findings
 def test_findings_formats_collapse_and_not():
-    collapsed = {s: rollout_rows(s, {"terse": 1, "steps": 9} if s >= 3 else {"terse": 5, "steps": 5}) for s in (1, 2, 3, 4)}
-    mixed = {s: rollout_rows(s, {"terse": 5, "steps": 5}) for s in (1, 2, 3, 4)}
+    """Collapse is worded by the exact binomial interval of the final share: 99 of 100 rollouts in
+    `steps` lies above 80% with its whole interval, 9 of 10 does not (its interval reaches 55%)."""
+    collapsed = {s: rollout_rows(s, {"terse": 1, "steps": 99} if s >= 3 else {"terse": 50, "steps": 50}) for s in (1, 2, 3, 4)}
+    mixed = {s: rollout_rows(s, {"terse": 50, "steps": 50}) for s in (1, 2, 3, 4)}
     a = format_collapse.summarise_run(collapsed, 0.8)
     b = format_collapse.summarise_run(mixed, 0.8)
     assert a["collapsed"] and not b["collapsed"]
     (f,) = report_findings.findings_formats({"a": a, "b": b}, 0.8)
     assert f.kind == "observed"
-    assert f.text == f"Format collapse: in 1/2 runs `steps` exceeded 80% (step {a['collapse_step']}); in 1/2 no collapse."
+    share = intervals.describe(intervals.binomial(99, 100), 100, "%", 0, of="rollouts")
+    assert f.text.startswith(f"Format collapse: in 1/2 runs `steps` exceeded 80% (step {a['collapse_step']}; "
+                             f"final share {share}); in 1/2 no collapse")
     (g,) = report_findings.findings_formats({"b": b}, 0.8)
     assert g.kind == "absent" and g.text.startswith("Format collapse did not appear")
+    few = {s: rollout_rows(s, {"terse": 1, "steps": 9}) for s in (1, 2)}
+    (h,) = report_findings.findings_formats({"few": format_collapse.summarise_run(few, 0.8)}, 0.8)
+    assert h.kind == "inconclusive" and "straddles 80%" in h.text
+
+
+def _passk_payload(base_records: list[dict], tuned_records: list[dict], ks: list[int]) -> dict:
+    """A passk.json as analyze_passk writes it before intervals (per-problem (n, c) records and curves)."""
+    models = {"b": {**passk.summarise(base_records, ks), "per_problem": base_records},
+              "t": {**passk.summarise(tuned_records, ks), "per_problem": tuned_records}}
+    curves = {lb: {int(k): v for k, v in m["overall"]["pass_at_k"].items()} for lb, m in models.items()}
+    return {"base": "b", "inputs": {"n": ks[-1]}, "models": models,
+            "crossover": {"t": {"overall": passk.crossover(curves["b"], curves["t"])}}}
+
+
+def _records(cs: list[int], n: int = 4) -> list[dict]:
+    return [{"family": "addition", "difficulty": 1, "n": n, "c": c, "prompt": f"p{i}"} for i, c in enumerate(cs)]
 
 
 def test_findings_passk_no_crossover():
-    ks = [1, 2, 4]
-    base = {str(k): 0.1 * k for k in ks}
-    tuned = {str(k): 0.5 + 0.1 * k for k in ks}
-    cross = passk.crossover({k: base[str(k)] for k in ks}, {k: tuned[str(k)] for k in ks})
-    payload = {"base": "b", "inputs": {"n": 4}, "models": {"b": {"overall": {"pass_at_k": base}},
-                                                           "t": {"overall": {"pass_at_k": tuned}}},
-               "crossover": {"t": {"overall": cross}}}
+    """The tuned model solves every problem, the base only some: tuned − base stays above 0 at every
+    k with its whole interval, so the crossover did not appear (worded by the interval; the intervals
+    are computed from the per-problem records of a passk.json written before intervals were stored)."""
+    payload = _passk_payload(_records([0, 1] * 10), _records([4] * 20), [1, 2, 4])
     (f,) = report_findings.findings_passk(payload)
     assert f.kind == "absent" and "crossover did not appear within k ≤ 4" in f.text
 
 
+def test_findings_passk_crossover_and_noise():
+    """Known answers: a base that solves everything at k = 4 against a tuned model that solves half
+    the problems -> the crossover appeared; the same shapes on 2 problems -> inconclusive."""
+    ks = [1, 2, 4]
+    (f,) = report_findings.findings_passk(_passk_payload(_records([1] * 20), _records([4, 0] * 10), ks))
+    assert f.kind == "observed" and f.text.startswith("pass@k crossover: the base model catches up with t at k = ")
+    (g,) = report_findings.findings_passk(_passk_payload(_records([1] * 2), _records([4, 0]), ks))
+    assert g.kind == "inconclusive"
+    same = _records([2] * 20)
+    (h,) = report_findings.findings_passk(_passk_payload(same, same, ks))  # identical models: exactly 0 at every k
+    assert h.kind == "absent"
+
+
 def test_findings_prior_uses_the_probe_noise():
+    """A 5 pp drop over 40 probes is within noise (inconclusive, not a loss); over 4000 probes it is a
+    loss. These records carry no per-probe vectors, so the interval is the unpaired one from counts."""
     small = {"label": "r", "group": "g", "base": 0.5, "final": 0.45, "change": -0.05, "n": 40}
-    (f,) = report_findings.findings_prior([small])  # 2 SE at n = 40 is ~0.22: a 5 pp drop is noise
-    assert f.kind == "absent"
-    big = {**small, "n": 4000}  # 2 SE ~0.022
+    (f,) = report_findings.findings_prior([small])
+    assert f.kind == "inconclusive" and "more probes" in f.text
+    big = {**small, "n": 4000}
     (g,) = report_findings.findings_prior([big])
     assert g.kind == "observed"
 
 
 def test_findings_shortcuts_rise():
-    rates = [{"group": "hard", "first": {"skipped_work": 0.0}, "last": {"skipped_work": 0.4}},
-             {"group": "easy", "first": {"skipped_work": 0.1}, "last": {"skipped_work": 0.12}}]
+    rates = [{"group": "hard", "first": {"skipped_work": 0.0, "rows": 1000}, "last": {"skipped_work": 0.4, "rows": 1000}},
+             {"group": "easy", "first": {"skipped_work": 0.1, "rows": 1000}, "last": {"skipped_work": 0.12, "rows": 1000}}]
     (f,) = report_findings.findings_shortcuts(rates)
     assert f.kind == "observed" and "hard: skipped_work 0% → 40%" in f.text and "easy" not in f.text
     (g,) = report_findings.findings_shortcuts(rates[1:])
     assert g.kind == "absent"
+    # the same 0% -> 40% over 5 rollouts per step: the interval reaches below 10 pp
+    few = [{"group": "few", "first": {"skipped_work": 0.0, "rows": 5}, "last": {"skipped_work": 0.4, "rows": 5}}]
+    (h,) = report_findings.findings_shortcuts(few)
+    assert h.kind == "inconclusive"
+    # rates without the rollout counts: no interval, so no verdict either way
+    (u,) = report_findings.findings_shortcuts([{"group": "u", "first": {"skipped_work": 0.0}, "last": {"skipped_work": 0.4}}])
+    assert u.kind == "inconclusive" and "no interval" in u.text
 
 
 def test_skipped_work_rise_from_more_steps_completions_is_not_a_shortcut_rise():
     # 30% -> 80% steps completions, 25% -> 22% of them with broken work: 7.5% -> 17.6% overall
-    mix = [{"group": "matched", "first": {"skipped_work": 0.075, "steps_share": 0.3},
-            "last": {"skipped_work": 0.176, "steps_share": 0.8}}]
+    mix = [{"group": "matched", "first": {"skipped_work": 0.075, "steps_share": 0.3, "rows": 1000},
+            "last": {"skipped_work": 0.176, "steps_share": 0.8, "rows": 1000}}]
     (f,) = report_findings.findings_shortcuts(mix)
     assert f.kind == "absent" and "25% → 22% of steps-format ones" in f.text and "30% → 80%" in f.text
-    worse = [{"group": "hard", "first": {"skipped_work": 0.03, "steps_share": 0.3},
-              "last": {"skipped_work": 0.24, "steps_share": 0.3}}]
+    worse = [{"group": "hard", "first": {"skipped_work": 0.03, "steps_share": 0.3, "rows": 1000},
+              "last": {"skipped_work": 0.24, "steps_share": 0.3, "rows": 1000}}]
     (g,) = report_findings.findings_shortcuts(worse)
     assert g.kind == "observed" and "10% → 80% of steps-format ones" in g.text
 
@@ -385,6 +427,67 @@ def test_findings_updates_sparse_dense_and_unchanged():
     same = report_findings.findings_updates(result(0.0))
     assert any("No parameter changed at all" in f.text for f in same)
     assert not any("sparsity:" in f.text.lower() for f in same)
+
+
+def test_findings_updates_word_the_range_over_checkpoints():
+    """Shares are exact counts: checkpoints that disagree about the sparsity bound are inconclusive, and
+    pairs whose overlap ratios straddle report.overlap_ratio are too."""
+    def result(shares, ratios):
+        return {"settings": {"tol": 1e-5},
+                "tuned": [{"label": f"t{i}", "compared_in": ["float32"], "share": {c: v for c in ("exact", "tol", "bf16", "paper")}}
+                          for i, v in enumerate(shares)],
+                "pairs": [{"a": "t0", "b": "t1", "criteria": {"exact": {"iou_ratio": r, "iou": 0.5, "iou_chance": 0.2},
+                                                              "paper": {"iou_ratio": r}}} for r in ratios]}
+
+    found = {f.text.split(":")[0]: f for f in report_findings.findings_updates(result([0.3, 0.7], [3.0, 1.05]))}
+    assert found["Update sparsity is inconclusive"].kind == "inconclusive"
+    assert "range over 2 checkpoints, exact: no sampling" in found["Update sparsity is inconclusive"].text
+    overlap = next(f for f in found.values() if f.text.startswith("Overlap"))
+    assert overlap.kind == "inconclusive" and "(pairs disagree)" in overlap.text
+    kinds = [f.kind for f in report_findings.findings_updates(result([0.2, 0.3], [3.0, 2.0]))]
+    assert kinds == ["info", "observed", "observed"]
+
+
+def test_findings_drift_correlation_by_its_interval():
+    def points(kls, changes):
+        return [{"kl": k, "prior_change": c} for k, c in zip(kls, changes, strict=True)]
+
+    kls = [0.01, 0.02, 0.03, 0.04, 0.05, 0.06, 0.07, 0.08]
+    (down,) = report_findings.findings_drift_points(points(kls, [-0.01 * i for i in range(1, 9)]))
+    assert down.kind == "observed" and "Pearson r = −1.00" in down.text
+    (three,) = report_findings.findings_drift_points(points(kls[:3], [-0.01, -0.03, -0.02]))
+    assert three.kind == "inconclusive" and "[−1.00, +1.00]" in three.text  # three runs say nothing about r
+    (up,) = report_findings.findings_drift_points(points(kls, [0.01 * i + 0.001 * (i % 2) for i in range(1, 9)]))
+    assert up.kind == "absent" and "smaller loss or a gain" in up.text
+
+
+def test_training_windows_and_interval_text():
+    """Two seeds, reward rising by exactly 0.4 from the first to the last half of the steps in each:
+    the change is +0.4 with no spread; one step per window in one run has no interval."""
+    from rl_lab.report.findings.training import window_change
+
+    runs = [{"group": "g", "series": {"reward": {1: 0.2 + d, 2: 0.2 + d, 3: 0.6 + d, 4: 0.6 + d}}} for d in (0.0, 0.1)]
+    change = window_change(runs, "reward", 0.5)
+    assert (change.first, change.last) == (pytest.approx(0.25), pytest.approx(0.65))
+    assert (change.change.value, change.change.low, change.change.high) == pytest.approx((0.4, 0.4, 0.4))
+    assert change.change.seeds == 2
+    lone = window_change(runs[:1], "reward", 0.1)
+    assert not lone.change.has_interval
+    (f,) = report_findings.findings_training(runs[:1], ReportConfig(tail_fraction=0.1))
+    assert "(change +0.40)" in f.text and "a window of one logged step in one run has no interval" in f.text
+    (g,) = report_findings.findings_training(runs, ReportConfig(tail_fraction=0.5))
+    assert "(change +0.40 [+0.40, +0.40] (n = 8 logged steps, 2 seeds))" in g.text
+
+
+def test_table_numbers_carry_their_interval():
+    from rl_lab.report.numbers import fmt_ci
+
+    est = intervals.Estimate(-0.203, -0.312, -0.091, 64, 2, "test")
+    assert fmt_ci(est, "pp") == "−20.3 pp [−31.2, −9.1]"
+    assert fmt_ci(est.to_dict(), "delta") == "−0.20 [−0.31, −0.09]"
+    assert fmt_ci(intervals.binomial(5, 10), "pct") == "50% [19, 81]"
+    assert fmt_ci(intervals.seed_range([0.2, 0.3]), "pct") == "25% (range 20 to 30)"
+    assert fmt_ci(None) == "–" and fmt_ci({"value": 1}) == "–"
 
 
 def test_heatmaps_show_the_last_step_of_each_run():

@@ -96,7 +96,11 @@ def test_rates_over_rows():
     assert rates["length_collapse"] == 0.25  # "85": 2 < 2.5
     assert rates["oracle_containment"] == 0.25
     assert rates["steps_share"] == 0.5 and rates["rows"] == 4
+    # the rows each detector checked: what an interval of its rate rests on
+    assert rates["checked"]["work_mismatch"] == 1 and rates["checked"]["skipped_work"] == 4
+    assert rates["checked"]["length_collapse"] == 4
     assert sc.rates(rows)["length_collapse"] is None  # no base reference
+    assert sc.rates(rows)["checked"]["length_collapse"] == 0
 
 
 def test_detectors_read_answers_in_the_rows_scoring_mode():

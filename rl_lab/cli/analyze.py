@@ -69,6 +69,7 @@ def add_arguments_contamination(parser: argparse.ArgumentParser) -> None:
 
 def run_contamination(args: argparse.Namespace) -> int:
     from rl_lab.analysis.contamination_run import analyze_contamination, last_rates
+    from rl_lab.analysis.intervals import Estimate, describe
     from rl_lab.analysis.settings import contamination_settings
     from rl_lab.analysis.shortcuts import SHORTCUTS
     from rl_lab.core.rundir import resolve
@@ -83,8 +84,10 @@ def run_contamination(args: argparse.Namespace) -> int:
     print_skipped(out.skipped)
     for run, p in out.per_run:
         last = last_rates(p["rollout_shortcuts"]["by_step"])
+        change = describe(Estimate(**p["prior_skill_accuracy_change_interval"]), 100, " pp", 1, of="probes", signed=True)
         print(f"{run.name}: prior-skill accuracy {p['prior_skill_accuracy_base']:.3f} (base) -> "
-              f"{p['prior_skill_accuracy_final']:.3f} (step {p['final_step']}); rollout shortcuts at the last step: "
+              f"{p['prior_skill_accuracy_final']:.3f} (step {p['final_step']}), change {change}; "
+              "rollout shortcuts at the last step: "
               + ", ".join(f"{k} {v:.2f}" for k, v in last.items() if k in SHORTCUTS and v is not None))
     if out.sweep is not None:
         _print_comparison(out.sweep["curriculum_comparison"])

@@ -338,6 +338,11 @@ class AnalysisConfig(Strict):
     collapse_threshold: float = Field(
         0.9, gt=0, le=1, description="format collapse: share one format must exceed (strictly) through the last step"
     )
+    collapse_window: float = Field(
+        0.1, gt=0, le=1,
+        description="format collapse: final shares (with exact binomial intervals) pool the rollouts of this last "
+                    "fraction of logged steps, at least one step",
+    )
     passk_n: int = Field(64, ge=1, description="pass@k: samples per problem")
     passk_problems_per_level: int = Field(8, ge=1, description="pass@k: problems per family x level")
     passk_temperature: float = Field(0.6, gt=0, description="pass@k: sampling temperature")
@@ -360,25 +365,57 @@ class AnalysisConfig(Strict):
 
 
 class ReportConfig(Strict):
-    """Thresholds that decide whether a report finding says 'observed' or 'did not appear'."""
+    """What decides a report finding's wording. Findings are worded by 95% intervals
+    (``rl_lab.analysis.intervals.verdict``): 'appeared' when the whole interval lies beyond the
+    margin in the direction the literature predicts, 'did not appear' when it lies within the
+    margin or on the other side, 'inconclusive' when it straddles the margin."""
 
     tail_fraction: float = Field(
         0.1, gt=0, le=0.5, description="training findings compare the mean of the first and the last fraction of logged steps"
     )
-    shortcut_rise: float = Field(
-        0.10, gt=0, le=1, description="a shortcut detector 'rose' when its rate grew by at least this (first -> last rollouts)"
+    prior_margin: float = Field(
+        0.02, ge=0, lt=1,
+        description="prior-skill loss: a change of probe accuracy (last checkpoint - base) smaller than this counts as "
+                    "no loss; 'appeared' when the 95% interval lies below -margin, 'did not appear' when above",
     )
-    unknown_n_bound: float = Field(
-        0.05, gt=0, le=1, description="prior-skill noise bound when the probe count of a run is not recorded"
+    passk_margin: float = Field(
+        0.02, ge=0, lt=1,
+        description="pass@k: a difference of pass@k (tuned - base) smaller than this counts as none (the base "
+                    "overtaking a tuned model at the largest k, RL raising pass@1)",
+    )
+    collapse_margin: float = Field(
+        0.0, ge=0, lt=1,
+        description="format collapse 'appeared' when the 95% interval of the largest final share lies above "
+                    "analysis.collapse_threshold + this",
+    )
+    shortcut_rise: float = Field(
+        0.10, gt=0, le=1,
+        description="a shortcut detector 'rose' when the 95% interval of its rate's rise (first -> last rollouts) lies "
+                    "above this; 'did not appear' when the interval lies below it",
+    )
+    correlation_margin: float = Field(
+        0.0, ge=0, lt=1,
+        description="drift vs prior-skill change: a negative relation 'appeared' when the 95% interval of Pearson r "
+                    "lies below -this",
     )
     sparse_share: float = Field(
-        0.5, gt=0, le=1, description="'update sparsity' when at most this share of parameters changed (reference criterion)"
+        0.5, gt=0, le=1,
+        description="'update sparsity' when every tuned checkpoint changed less than this share of parameters "
+                    "(reference criterion; exact counts, so the range over checkpoints decides)",
     )
-    overlap_ratio: float = Field(1.1, gt=0, description="updated sets overlap 'beyond chance' when IoU / chance IoU >= this")
-    correlation_r: float = Field(
-        0.5, gt=0, le=1, description="drift vs prior-skill change: a relation is described only when |Pearson r| >= this"
+    overlap_ratio: float = Field(
+        1.1, gt=0,
+        description="updated sets overlap 'beyond chance' when IoU / chance IoU exceeds this for every pair (exact "
+                    "counts, so the range over pairs decides)",
     )
     max_heatmaps: int = Field(6, ge=1, description="update heatmaps drawn (the last step of each run); all are in the tables")
+    # Superseded by the interval rules above; still accepted so that configs which set them load.
+    unknown_n_bound: float = Field(
+        0.05, gt=0, le=1, description="ignored: prior-skill findings use the interval of the change (prior_margin)"
+    )
+    correlation_r: float = Field(
+        0.5, gt=0, le=1, description="ignored: drift findings use the interval of Pearson r (correlation_margin)"
+    )
 
 
 # --------------------------------------------------------------------------- root

@@ -16,7 +16,8 @@ from rl_lab.report.view import Section
 
 # Images only from data: URIs, inline CSS, nothing else: the file can be mailed or archived as is.
 CSP = "default-src 'none'; img-src data:; style-src 'unsafe-inline'"
-BADGES = {"observed": "observed", "absent": "did not appear", "info": "measured", "missing": "not run"}
+BADGES = {"observed": "observed", "absent": "did not appear", "inconclusive": "inconclusive", "info": "measured",
+          "missing": "not run"}
 
 
 @cache

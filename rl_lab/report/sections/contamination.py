@@ -8,8 +8,15 @@ from typing import Any
 from rl_lab.analysis import plots_behaviour
 from rl_lab.analysis.shortcuts import SHORTCUTS
 from rl_lab.report.context import Context, PerRun
-from rl_lab.report.findings import Finding, findings_prior, findings_shortcuts
-from rl_lab.report.numbers import dig, fmt_num, fmt_pct, fmt_pp, mean_of
+from rl_lab.report.findings import (
+    Finding,
+    findings_prior,
+    findings_prior_groups,
+    findings_shortcuts,
+    prior_estimate,
+)
+from rl_lab.report.findings.common import estimate
+from rl_lab.report.numbers import dig, fmt_ci, fmt_num, fmt_pct, fmt_pp, mean_of
 from rl_lab.report.sections.passk import level_order
 from rl_lab.report.view import Card, Cell, Section, Table, figure, table
 
@@ -38,12 +45,16 @@ def build(ctx: Context) -> Section:
     if comparison:
         sec.blocks.append(figure("Curricula side by side", plots_behaviour.plot_curriculum_comparison(comparison),
                                  guide["curriculum_comparison.png"]))
-        rows = [[name, len(row.get("seeds") or []), spread_pp(row.get("prior_skill_accuracy_change") or {}),
+        rows = [[name, len(row.get("seeds") or []),
+                 fmt_ci(estimate(row.get("prior_skill_accuracy_change_interval")), "pp"),
+                 spread_pp(row.get("prior_skill_accuracy_change") or {}),
                  fmt_num(dig(row, "final_reward.mean")), *(fmt_pct(dig(row, f"rollouts/{s}.mean"), 0) for s in SHORTCUTS)]
                 for name, row in comparison.items()]
         sec.blocks.append(Card("Per curriculum (mean over seeds; shortcut rates in the last rollouts)", table(
-            ["curriculum", "seeds", "prior-skill Δ accuracy (± std) [min, max]", "final reward",
-             *(s.replace("_", " ") for s in SHORTCUTS)], rows)))
+            ["curriculum", "seeds", "prior-skill Δ accuracy [95%]", "± std [min, max] over seeds", "final reward",
+             *(s.replace("_", " ") for s in SHORTCUTS)], rows,
+            caption="Δ accuracy: last checkpoint − base on the same probes; 95% interval from a paired bootstrap over "
+                    "seeds, then each seed's probes (a run's probes come from its seed).")))
     elif ctx.kind == "run":
         by_step = dig(payload, "rollout_shortcuts.by_step") or {}
         if by_step:
@@ -57,7 +68,10 @@ def build(ctx: Context) -> Section:
         changes.append({"label": p.run.label, "group": p.run.group, "base": p.payload.get("prior_skill_accuracy_base"),
                         "final": p.payload.get("prior_skill_accuracy_final"),
                         "change": p.payload.get("prior_skill_accuracy_change"),
-                        "n": dig(acc, f"{final_step}.n") if final_step else None})
+                        "n": dig(acc, f"{final_step}.n") if final_step else None,
+                        "interval": p.payload.get("prior_skill_accuracy_change_interval"),
+                        "base_interval": p.payload.get("prior_skill_accuracy_base_interval"),
+                        "final_interval": p.payload.get("prior_skill_accuracy_final_interval")})
         rb = dig(p.payload, "rollout_shortcuts.by_step") or {}
         if rb:
             steps = sorted(rb, key=int)
@@ -68,11 +82,15 @@ def build(ctx: Context) -> Section:
             label = ctx.label_of(t.get("run_dir", ""))
             if label not in have:
                 changes.append({"label": label, "group": t.get("group", label), "base": None, "final": None,
-                                "change": t.get("prior_skill_accuracy_change"), "n": None})
+                                "change": t.get("prior_skill_accuracy_change"), "n": t.get("probe_count"),
+                                "interval": t.get("prior_skill_accuracy_change_interval")})
+    if changes:
+        sec.blocks.append(run_table(changes))
     cells = cell_table(found)
     if cells:
         sec.blocks.append(Card("Probe accuracy per family/level: base → last checkpoint", cells))
-    sec.findings = findings_prior(changes, ctx.thresholds) + findings_shortcuts(rates, ctx.thresholds)
+    sec.findings = (findings_prior(changes, ctx.thresholds) + findings_prior_groups(comparison, changes, ctx.thresholds)
+                    + findings_shortcuts(rates, ctx.thresholds))
     if not rates and comparison:
         finals = [(dig(row, f"rollouts/{s}.mean"), s, g) for g, row in comparison.items() for s in SHORTCUTS]
         finals = [f for f in finals if f[0] is not None]
@@ -81,6 +99,18 @@ def build(ctx: Context) -> Section:
             sec.findings.append(Finding("info", "shortcuts", f"Highest shortcut rate in the last rollouts: {top[1]} "
                                         f"{fmt_pct(top[0], 0)} ({top[2]}); the first-step rates were not available."))
     return sec
+
+
+def run_table(changes: Sequence[Mapping[str, Any]]) -> Card:
+    """Per run: base and final probe accuracy (exact binomial) and the change (paired bootstrap)."""
+    rows = [[c["label"], c.get("group", "–"), fmt_num(c.get("n")),
+             fmt_ci(estimate(c.get("base_interval")), "pct") if c.get("base_interval") else fmt_pct(c.get("base"), 0),
+             fmt_ci(estimate(c.get("final_interval")), "pct") if c.get("final_interval") else fmt_pct(c.get("final"), 0),
+             fmt_ci(prior_estimate(c), "pp") if prior_estimate(c) else fmt_pp(c.get("change"))] for c in changes]
+    return Card("Prior-skill probe accuracy per run", table(
+        ["run", "group", "probes", "base [95%]", "last checkpoint [95%]", "Δ accuracy [95%]"], rows, numeric_from=2,
+        caption="Accuracy: exact binomial (Clopper-Pearson) 95% interval over the probes. Δ: paired percentile bootstrap "
+                "over the probes answered at both checkpoints (older files without per-probe records: unpaired, wider)."))
 
 
 def final_step_of(payload: Mapping[str, Any]) -> str | None:

@@ -9,8 +9,9 @@ from rl_lab.analysis import plots_behaviour
 from rl_lab.analysis.format_collapse import labels_of
 from rl_lab.report import figures
 from rl_lab.report.context import Context
-from rl_lab.report.findings import findings_formats
-from rl_lab.report.numbers import fmt_num, fmt_pct
+from rl_lab.report.findings import final_share, findings_formats
+from rl_lab.report.findings.common import estimate
+from rl_lab.report.numbers import fmt_ci, fmt_num, fmt_pct
 from rl_lab.report.view import Card, Section, figure, table
 
 KEY, TITLE = "formats", "Format collapse"
@@ -63,11 +64,33 @@ def build(ctx: Context) -> Section:
         fs = s.get("final_shares") or {}
         ent = s.get("entropy_bits") or {}
         last_ent = ent[max(ent, key=int)] if ent else None
+        top = final_share(s)
         rows.append([label, group_of.get(label, "–"), "yes" if s.get("collapsed") else "no",
                      fmt_num(s.get("collapse_step")), s.get("winner") or "–",
-                     *(fmt_pct(fs.get(f), 0) for f in labels), fmt_num(last_ent, 2)])
+                     *(fmt_pct(fs.get(f), 0) for f in labels), f"{top[0]} {fmt_ci(top[1], 'pct')}" if top else "–",
+                     fmt_num(last_ent, 2)])
+    window = payload.get("window")
+    pooled = (f"the last {fmt_pct(window, 0)} of logged steps (at least one)" if window else "the last logged step")
     sec.blocks.append(Card(f"Collapse per run (threshold {fmt_pct(threshold, 0)})", table(
-        ["run", "group", "collapsed", "step", "winner", *(f"final {f}" for f in labels), "entropy (bits)"],
-        rows, numeric_from=3, text_cols=(4,))))
-    sec.findings = findings_formats(summaries, threshold)
+        ["run", "group", "collapsed", "step", "winner", *(f"final {f}" for f in labels),
+         "largest share, last steps [95%]", "entropy (bits)"], rows, numeric_from=3, text_cols=(4,),
+        caption=f"final: shares at the last logged step. Largest share: pooled over the rollouts of {pooled}, with "
+                "the exact binomial (Clopper-Pearson) 95% interval over those rollouts; collapse is worded by it.")))
+    groups = payload.get("groups") or {}
+    if any(g.get("final_share_interval") for g in groups.values()):
+        sec.blocks.append(group_table(groups, labels))
+    sec.findings = findings_formats(summaries, threshold, ctx.thresholds.collapse_margin)
     return sec
+
+
+def group_table(groups: Mapping[str, Mapping[str, Any]], labels: Sequence[str]) -> Card:
+    """Per group of seeds: final shares and the collapse step, with intervals over seeds."""
+    rows = []
+    for name, g in groups.items():
+        rows.append([name, g.get("runs"), f"{g.get('collapsed_runs', 0)}/{g.get('runs')}",
+                     fmt_ci(estimate(g.get("collapse_step_interval")), "num", 1),
+                     *(fmt_ci(estimate((g.get("final_share_interval") or {}).get(f)), "pct") for f in labels)])
+    return Card("Across seeds, per group", table(
+        ["group", "seeds", "collapsed", "collapse step [95%]", *(f"final {f} [95%]" for f in labels)], rows,
+        caption="Final shares pool the last logged steps' rollouts of each seed; 95% intervals from a bootstrap over "
+                "seeds, then rollouts. Collapse step: over the seeds that collapsed (bootstrap over those seeds)."))

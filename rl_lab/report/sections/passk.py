@@ -8,7 +8,8 @@ from typing import Any
 from rl_lab.analysis import plots_behaviour
 from rl_lab.report.context import Context, Loaded
 from rl_lab.report.findings import findings_passk
-from rl_lab.report.numbers import dig, fmt_num, fmt_pct
+from rl_lab.report.findings.passk import units
+from rl_lab.report.numbers import dig, fmt_ci, fmt_num, fmt_pct
 from rl_lab.report.view import Card, Section, figure, table
 
 KEY, TITLE = "passk", "pass@k: base vs tuned"
@@ -36,6 +37,12 @@ def crossing_text(c: Mapping[str, Any] | None) -> str:
     return "no crossover"
 
 
+def passk_cell(model: Mapping[str, Any], k: int) -> str:
+    """pass@k of a model with its interval (files written before intervals: the value alone)."""
+    stored = dig(model, f"overall.pass_at_k_interval.{k}")
+    return fmt_ci(stored, "num", 2) if stored else fmt_num((dig(model, "overall.pass_at_k") or {}).get(str(k)))
+
+
 def build(ctx: Context) -> Section:
     sec = Section(KEY, TITLE, LEAD)
     root = ctx.analysis("passk")
@@ -54,8 +61,9 @@ def build(ctx: Context) -> Section:
         sec.inputs.append(Loaded(payload, path).record())
         curves = {lb: dig(m, "overall.pass_at_k") or {} for lb, m in models.items()}
         if curves:
-            sec.blocks.append(figure(f"{tag}pass@k", plots_behaviour.plot_passk(curves, title=f"{tag}pass@k (base: {base})"),
-                                     guide["passk.png"]))
+            bands = {lb: dig(m, "overall.pass_at_k_interval") or {} for lb, m in models.items()}
+            sec.blocks.append(figure(f"{tag}pass@k", plots_behaviour.plot_passk(
+                curves, title=f"{tag}pass@k (base: {base})", bands=bands), guide["passk.png"]))
         levels = list((models.get(base) or {}).get("by_difficulty") or {})
         if levels:
             panels = {f"level {lv}": {lb: dig(m, f"by_difficulty.{lv}.pass_at_k") or {} for lb, m in models.items()}
@@ -65,10 +73,20 @@ def build(ctx: Context) -> Section:
         ks = sorted({int(k) for c in curves.values() for k in c})
         shown = ks if len(ks) <= MAX_KS else sorted({ks[0], *ks[1:-1:max(1, len(ks) // 6)], ks[-1]})
         rows = [[lb + (" (base)" if lb == base else ""), fmt_num(dig(m, "overall.problems")),
-                 *(fmt_num(curves[lb].get(str(k))) for k in shown), fmt_pct(dig(m, "overall.coverage"), 0)]
+                 *(passk_cell(m, k) for k in shown), fmt_pct(dig(m, "overall.coverage"), 0)]
                 for lb, m in models.items()]
         sec.blocks.append(Card(f"{tag}pass@k per model (all problems)", table(
-            ["model", "problems", *(f"pass@{k}" for k in shown), "coverage"], rows)))
+            ["model", "problems", *(f"pass@{k}" for k in shown), "coverage"], rows,
+            caption=f"Unbiased pass@k, mean over problems, n = {dig(payload, 'inputs.n')} samples each; 95% interval: "
+                    "percentile bootstrap over the problems.")))
+        compared, _ = units(payload)
+        if compared:
+            rows = [[u.label, u.models, *(fmt_ci(u.vs_base.get(k), "delta") for k in shown)] for u in compared]
+            sec.blocks.append(Card(f"{tag}tuned − base pass@k (vs {base})", table(
+                ["tuned", "models", *(f"pass@{k}" for k in shown)], rows,
+                caption="Paired per problem (every model answered the same problems); a group of several tuned models "
+                        "(same run group and step, different seeds) is pooled: bootstrap over seeds and the shared "
+                        "problems. Below 0 at large k: the base has caught up.")))
         cross = payload.get("crossover") or {}
         if cross:
             lv_names = sorted({lv for c in cross.values() for lv in (c.get("by_difficulty") or {})}, key=level_order)
@@ -77,7 +95,7 @@ def build(ctx: Context) -> Section:
                     for lb, c in cross.items()]
             sec.blocks.append(Card(f"{tag}where the base catches up (vs {base})", table(
                 ["tuned model", "all problems", *(f"level {lv}" for lv in lv_names)], rows, numeric_from=99)))
-        for f in findings_passk(payload):
+        for f in findings_passk(payload, ctx.thresholds):
             f.text = tag + f.text if tag else f.text
             sec.findings.append(f)
     return sec

@@ -9,7 +9,8 @@ from typing import Any
 from rl_lab.report import figures
 from rl_lab.report.context import Context
 from rl_lab.report.findings import findings_training, level_keys
-from rl_lab.report.numbers import fmt_num, fmt_pct
+from rl_lab.report.findings.training import by_group, window_change
+from rl_lab.report.numbers import fmt_ci, fmt_num, fmt_pct
 from rl_lab.report.view import Card, Section, figure, table
 
 KEY, TITLE = "training", "Reward and accuracy per difficulty"
@@ -71,5 +72,22 @@ def build(ctx: Context) -> Section:
     sec.blocks.append(Card("Runs: last logged values", table(
         ["run", "group", "seed", "status", "attempts", "last step", "reward", *(f"acc L{lv}" for lv in levels)],
         rows, numeric_from=2, text_cols=(3,))))
+    sec.blocks.append(window_table(data, levels, ctx.thresholds.tail_fraction))
     sec.findings = findings_training(data, ctx.thresholds)
     return sec
+
+
+def window_table(data: Sequence[Mapping[str, Any]], levels: Sequence[int], fraction: float) -> Card:
+    """Per group: the change from the first to the last ``fraction`` of logged steps, with intervals."""
+    rows = []
+    for group, items in by_group(data).items():
+        reward = window_change(items, "reward", fraction)
+        accs = [window_change(items, f"accuracy/level_{lv}", fraction) for lv in levels]
+        rows.append([group, len(items), f"{fmt_num(reward.first)} → {fmt_num(reward.last)}" if reward else "–",
+                     fmt_ci(reward.change if reward else None, "delta"),
+                     *(fmt_ci(a.change if a else None, "pp", 0) for a in accs)])
+    caption = (f"Mean of the last {fmt_pct(fraction, 0)} of logged steps minus the first {fmt_pct(fraction, 0)}, with "
+               "95% intervals from a bootstrap over the group's seeds, then the logged steps of each window (metrics.jsonl "
+               "keeps one mean per step); a window of one step in one run has no interval.")
+    return Card(f"First vs last {fmt_pct(fraction, 0)} of logged steps, per group", table(
+        ["group", "runs", "reward", "reward change", *(f"acc L{lv} change" for lv in levels)], rows, caption=caption))

@@ -64,7 +64,9 @@ def build(ctx: Context) -> Section:
              fmt_pct(dig(t, "paper.mean_over_layers.paper")), fmt_pct(dig(t, "rank.mean_share"))] for t in tuned]
     sec.blocks.append(Card("Share of parameters changed", table(
         ["tuned", "parameters", "compared in", "exact", f"|Δ| > {tol:g}" if tol is not None else "tol", "bf16",
-         "reference", "reference, layer mean", "rank / full"], rows, text_cols=(2,))))
+         "reference", "reference, layer mean", "rank / full"], rows, text_cols=(2,),
+        caption="Exact counts over every parameter of each checkpoint: nothing is sampled, so a share has no confidence "
+                "interval; its spread is over checkpoints (seeds), given as a range in the findings.")))
     modules = list(dict.fromkeys(m for t in tuned for m in (t.get("by_module") or {})))
     if modules:
         shown = tuned[:MAX_MODULE_COLUMNS]
@@ -84,6 +86,8 @@ def build(ctx: Context) -> Section:
                          fmt_num(p.get("cosine"))])
         sec.blocks.append(Card("Pairs of tuned checkpoints: observed (chance)", table(
             ["a", "b", "IoU (chance)", "IoU / chance", "o1 (chance)", "o2 (chance)", "reference IoU / chance",
-             "cosine of deltas"], rows, numeric_from=2)))
+             "cosine of deltas"], rows, numeric_from=2,
+            caption="Exact over all parameters; chance = the IoU of independent sets of the same sizes. The overlap "
+                    "finding is worded by the range of IoU / chance over these pairs.")))
     sec.findings = findings_updates(result, ctx.thresholds)
     return sec
