@@ -296,7 +296,7 @@ def read_number(completion: object) -> Reading:
         if len(candidates) > 1:
             return Reading(None, anchor, candidates, "hedge")
         return Reading(number.key, anchor, candidates, "ok", number.value, number.percent)
-    except Exception:  # noqa: BLE001 - a reader feeding a verifier must never raise
+    except Exception:
         return NOTHING
 
 
@@ -330,7 +330,7 @@ def read_text(completion: object) -> Reading:
         if not lines:
             return NOTHING
         return Reading(lines[-1], FINAL, (lines[-1],), "ok")
-    except Exception:  # noqa: BLE001
+    except Exception:
         return NOTHING
 
 
@@ -354,7 +354,7 @@ def listed_alternatives(text: object) -> tuple[str, ...]:
                 return keys
             i += len(run)
         return ()
-    except Exception:  # noqa: BLE001
+    except Exception:
         return ()
 
 

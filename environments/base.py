@@ -101,7 +101,7 @@ class Family(ABC):
             if mode == LIBRARY and mode in self.scorings:
                 return self.library_read(completion, str(answer))
             return self.exact_read(completion)
-        except Exception:  # noqa: BLE001
+        except Exception:
             return NOTHING
 
     def exact_read(self, completion: object) -> Reading:

@@ -111,5 +111,5 @@ def math_score(completion: object, oracle: object) -> float:
         value = answers.parse_literal(gold)
         ok = numbers_equal(value, reading) if value is not None else texts_equal(gold, reading)
         return 1.0 if ok else 0.0
-    except Exception:  # noqa: BLE001 - a verifier must never take a run down
+    except Exception:
         return 0.0

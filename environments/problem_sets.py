@@ -154,7 +154,7 @@ def verify_completion(row_or_fields: Mapping[str, Any], completion: object) -> f
     try:
         family, metadata = _row_family(row_or_fields)
         value = float(family.verify(completion, str(row_or_fields["answer"]), metadata))
-    except Exception as exc:  # noqa: BLE001 - a verifier must never take a run down
+    except Exception as exc:
         log.debug("verify_completion failed: %s: %s", type(exc).__name__, exc)
         return 0.0
     return min(max(value, 0.0), 1.0) if math.isfinite(value) else 0.0
@@ -167,7 +167,7 @@ def read_completion(row_or_fields: Mapping[str, Any], completion: object) -> Rea
     try:
         family, metadata = _row_family(row_or_fields)
         return family.read(completion, str(row_or_fields["answer"]), metadata)
-    except Exception:  # noqa: BLE001
+    except Exception:
         return NOTHING
 
 
@@ -175,7 +175,7 @@ def row_scoring(row_or_fields: Mapping[str, Any]) -> str:
     """The scoring mode of a row (``exact`` when its metadata names none or is unreadable)."""
     try:
         return scoring_of(_metadata_dict(row_or_fields.get("metadata")))
-    except Exception:  # noqa: BLE001
+    except Exception:
         return EXACT
 
 

@@ -26,7 +26,7 @@ EXPR = re.compile(r"-?[0-9]+(?:[-+*%][0-9]+)*|max\([0-9]+(?:,[0-9]+)*\)")
 
 def evaluate(expression: str) -> int:
     assert EXPR.fullmatch(expression), expression  # keeps eval to arithmetic on literals
-    return eval(expression, {"__builtins__": {}}, {"max": max})  # noqa: S307
+    return eval(expression, {"__builtins__": {}}, {"max": max})
 
 
 def sample(name: str, level: int, n: int = 30, seed: int = 0):

@@ -142,7 +142,7 @@ def _check_proxy(spec: ProxySpec) -> None:
     def tokenizer_of(path: Path):
         try:
             return load_tokenizer(path)
-        except Exception as exc:  # noqa: BLE001 - any parser error is a bad checkpoint here
+        except Exception as exc:
             raise CheckpointError(f"checkpoint {str(path)!r} has no usable tokenizer files: {exc}") from exc
 
     base = tokenizer_of(spec.base)

@@ -100,4 +100,4 @@ def load(text: str) -> Any:
     """The document in ``text`` (YAMLError, or YamlRefused, when rl_lab cannot use it)."""
     if len(text) > MAX_BYTES:
         raise YamlRefused(f"{len(text):,} characters; a config is at most {MAX_BYTES:,}")
-    return yaml.load(text, Loader=StrictSafeLoader)  # noqa: S506 - a SafeLoader subclass
+    return yaml.load(text, Loader=StrictSafeLoader)

@@ -45,13 +45,13 @@ class RunRecorder(TrainerCallback):
         self.last_row: dict[str, Any] = {}
         self.summary: dict[str, float] = {}
 
-    def on_train_begin(self, args, state, control, **kwargs):  # noqa: ANN001
+    def on_train_begin(self, args, state, control, **kwargs):
         # purge_step: TensorBoard drops events of an interrupted attempt past the resume point
         self.log = MetricsLog(self.run.metrics_file, self.run.tensorboard_dir,
                               purge_step=self.start_step + 1 if self.resumed else None)
         self.run.write_status("running", state.global_step, self.total_steps)
 
-    def on_log(self, args, state, control, logs=None, **kwargs):  # noqa: ANN001
+    def on_log(self, args, state, control, logs=None, **kwargs):
         if not logs or not state.is_world_process_zero:
             return
         if "train_runtime" in logs:  # the Trainer's end-of-run summary, not a step
@@ -74,7 +74,7 @@ class RunRecorder(TrainerCallback):
         if self.reporter is not None:
             self.reporter(dict(row))
 
-    def on_train_end(self, args, state, control, **kwargs):  # noqa: ANN001
+    def on_train_end(self, args, state, control, **kwargs):
         if self.log is not None:
             self.log.close()
             self.log = None
@@ -116,7 +116,7 @@ class CheckpointCallback(TrainerCallback):
     def wants(self, step: int) -> bool:
         return step == self.total_steps or step in self.save_steps or bool(self.save_every and step % self.save_every == 0)
 
-    def on_train_begin(self, args, state, control, model=None, **kwargs):  # noqa: ANN001
+    def on_train_begin(self, args, state, control, model=None, **kwargs):
         from rl_lab.core.models import save_checkpoint
 
         self.model = model
@@ -127,11 +127,11 @@ class CheckpointCallback(TrainerCallback):
             if self.bf16_copy:
                 write_bf16_copy(model, self.tokenizer, base / "bf16")
 
-    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+    def on_step_end(self, args, state, control, **kwargs):
         if self.wants(state.global_step):
             control.should_save = True
 
-    def on_save(self, args, state, control, **kwargs):  # noqa: ANN001
+    def on_save(self, args, state, control, **kwargs):
         if not state.is_world_process_zero:
             return
         step = state.global_step
@@ -158,7 +158,7 @@ class FailAtStep(TrainerCallback):
         self.step = step
         self.marker = run.path / f".fail_at_step_{step}.fired"
 
-    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+    def on_step_end(self, args, state, control, **kwargs):
         if self.step is not None and state.global_step == self.step and not self.marker.exists():
             atomic_write_json(self.marker, {"step": self.step})
             raise InjectedFailure(f"debug.fail_at_step={self.step}: injected failure (fires once per run dir)")

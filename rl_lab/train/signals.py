@@ -29,7 +29,7 @@ class StopOnSignal(TrainerCallback):
     def signal_name(self) -> str:
         return signal.Signals(self.signum).name if self.signum is not None else ""
 
-    def _handle(self, signum: int, frame: Any) -> None:  # noqa: ARG002
+    def _handle(self, signum: int, frame: Any) -> None:
         self.signum = signum
         for sig, previous in self._previous.items():  # a second signal acts at once
             signal.signal(sig, previous)
@@ -48,7 +48,7 @@ class StopOnSignal(TrainerCallback):
                 signal.signal(sig, previous)
             self._previous = {}
 
-    def on_step_end(self, args, state, control, **kwargs):  # noqa: ANN001
+    def on_step_end(self, args, state, control, **kwargs):
         if self.signum is not None:
             control.should_save = True
             control.should_training_stop = True

@@ -192,6 +192,13 @@ def findings_shortcuts(rates: Sequence[Mapping[str, Any]], thresholds: ReportCon
                     continue
                 verdict = within
             judged[verdict].append(text)
+    return _shortcut_verdict(judged, composition, finals, margin)
+
+
+def _shortcut_verdict(judged: Mapping[Verdict, list[str]], composition: list[str],
+                      finals: list[tuple[float, str, str]], margin: float) -> list[Finding]:
+    """One finding from the per-detector judgements: a rise anywhere wins, then inconclusive, then a rise
+    explained by the format mix, else none (with the highest final rate)."""
     rule = f"a rise: the whole 95% interval of last − first above {round(100 * margin)} pp"
     if judged["appeared"]:
         text = ("Shortcut rates rose in the rollouts (first → last logged step, seeds pooled): "

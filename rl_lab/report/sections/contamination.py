@@ -43,24 +43,51 @@ def build(ctx: Context) -> Section:
                                  guide["contamination.png"]))
     comparison = payload.get("curriculum_comparison") or {}
     if comparison:
-        sec.blocks.append(figure("Curricula side by side", plots_behaviour.plot_curriculum_comparison(comparison),
-                                 guide["curriculum_comparison.png"]))
-        rows = [[name, len(row.get("seeds") or []),
-                 fmt_ci(estimate(row.get("prior_skill_accuracy_change_interval")), "pp"),
-                 spread_pp(row.get("prior_skill_accuracy_change") or {}),
-                 fmt_num(dig(row, "final_reward.mean")), *(fmt_pct(dig(row, f"rollouts/{s}.mean"), 0) for s in SHORTCUTS)]
-                for name, row in comparison.items()]
-        sec.blocks.append(Card("Per curriculum (mean over seeds; shortcut rates in the last rollouts)", table(
-            ["curriculum", "seeds", "prior-skill Δ accuracy [95%]", "± std [min, max] over seeds", "final reward",
-             *(s.replace("_", " ") for s in SHORTCUTS)], rows,
-            caption="Δ accuracy: last checkpoint − base on the same probes; 95% interval from a paired bootstrap over "
-                    "seeds, then each seed's probes (a run's probes come from its seed).")))
+        sec.blocks += comparison_blocks(comparison, guide)
     elif ctx.kind == "run":
         by_step = dig(payload, "rollout_shortcuts.by_step") or {}
         if by_step:
             sec.blocks.append(figure("Shortcut rates in rollouts", plots_behaviour.plot_shortcuts(
                 by_step, title=f"{ctx.runs[0].label}: rollouts"), guide["shortcuts.png"]))
+    changes, rates = changes_and_rates(ctx, payload, found)
+    if changes:
+        sec.blocks.append(run_table(changes))
+    cells = cell_table(found)
+    if cells:
+        sec.blocks.append(Card("Probe accuracy per family/level: base → last checkpoint", cells))
+    sec.findings = (findings_prior(changes, ctx.thresholds) + findings_prior_groups(comparison, changes, ctx.thresholds)
+                    + findings_shortcuts(rates, ctx.thresholds))
+    if not rates and comparison:
+        finals = [(dig(row, f"rollouts/{s}.mean"), s, g) for g, row in comparison.items() for s in SHORTCUTS]
+        finals = [f for f in finals if f[0] is not None]
+        if finals:
+            top = max(finals)
+            sec.findings.append(Finding("info", "shortcuts", f"Highest shortcut rate in the last rollouts: {top[1]} "
+                                        f"{fmt_pct(top[0], 0)} ({top[2]}); the first-step rates were not available."))
+    return sec
 
+
+def comparison_blocks(comparison: Mapping[str, Any], guide: Mapping[str, str]) -> list[Any]:
+    """Figure and table of the curricula side by side (mean over seeds)."""
+    blocks: list[Any] = [figure("Curricula side by side", plots_behaviour.plot_curriculum_comparison(comparison),
+                             guide["curriculum_comparison.png"])]
+    rows = [[name, len(row.get("seeds") or []),
+             fmt_ci(estimate(row.get("prior_skill_accuracy_change_interval")), "pp"),
+             spread_pp(row.get("prior_skill_accuracy_change") or {}),
+             fmt_num(dig(row, "final_reward.mean")), *(fmt_pct(dig(row, f"rollouts/{s}.mean"), 0) for s in SHORTCUTS)]
+            for name, row in comparison.items()]
+    blocks.append(Card("Per curriculum (mean over seeds; shortcut rates in the last rollouts)", table(
+        ["curriculum", "seeds", "prior-skill Δ accuracy [95%]", "± std [min, max] over seeds", "final reward",
+         *(s.replace("_", " ") for s in SHORTCUTS)], rows,
+        caption="Δ accuracy: last checkpoint − base on the same probes; 95% interval from a paired bootstrap over "
+                "seeds, then each seed's probes (a run's probes come from its seed).")))
+    return blocks
+
+
+def changes_and_rates(ctx: Context, payload: Mapping[str, Any], found: Sequence[PerRun],
+                      ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Per run: the prior-skill change record (sweep trials without their own JSON: the sweep row) and
+    the rollout shortcut rates at the first and last logged step."""
     changes, rates = [], []
     for p in found:
         acc = p.payload.get("accuracy") or {}
@@ -84,21 +111,7 @@ def build(ctx: Context) -> Section:
                 changes.append({"label": label, "group": t.get("group", label), "base": None, "final": None,
                                 "change": t.get("prior_skill_accuracy_change"), "n": t.get("probe_count"),
                                 "interval": t.get("prior_skill_accuracy_change_interval")})
-    if changes:
-        sec.blocks.append(run_table(changes))
-    cells = cell_table(found)
-    if cells:
-        sec.blocks.append(Card("Probe accuracy per family/level: base → last checkpoint", cells))
-    sec.findings = (findings_prior(changes, ctx.thresholds) + findings_prior_groups(comparison, changes, ctx.thresholds)
-                    + findings_shortcuts(rates, ctx.thresholds))
-    if not rates and comparison:
-        finals = [(dig(row, f"rollouts/{s}.mean"), s, g) for g, row in comparison.items() for s in SHORTCUTS]
-        finals = [f for f in finals if f[0] is not None]
-        if finals:
-            top = max(finals)
-            sec.findings.append(Finding("info", "shortcuts", f"Highest shortcut rate in the last rollouts: {top[1]} "
-                                        f"{fmt_pct(top[0], 0)} ({top[2]}); the first-step rates were not available."))
-    return sec
+    return changes, rates
 
 
 def run_table(changes: Sequence[Mapping[str, Any]]) -> Card:
