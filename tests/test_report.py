@@ -544,3 +544,23 @@ def test_report_thresholds_and_status_come_from_the_run(tmp_path):
     assert "mean of the first vs the last 50% of logged steps" in training
     assert "<td>done</td>" in training and "bound method" not in training
     assert "not run / not available" in _section(out.read_text(), "formats")
+
+
+def _alias_bomb(levels: int = 9) -> bytes:
+    """A billion-laughs YAML value: 9**levels leaves from ~300 bytes (see test_config_limits)."""
+    items = ["&a0 [lol, lol, lol, lol, lol, lol, lol, lol, lol]"]
+    items += [f"&a{i} [" + ", ".join([f"*a{i - 1}"] * 9) + "]" for i in range(1, levels)]
+    return ("seed: [" + ", ".join(items) + "]\n").encode()
+
+
+@pytest.mark.timeout(120)
+@pytest.mark.parametrize("config", [b"\x8a\x00\xff binary", _alias_bomb()], ids=["binary", "alias_bomb"])
+def test_a_run_whose_config_is_binary_or_an_alias_bomb_still_gets_a_report(tmp_path, capsys, config):
+    """A damaged config.yaml once ended the report in a UnicodeDecodeError (exit 1); the report read
+    it with yaml.safe_load, which expands alias bombs. Now: a warning naming the file, a page."""
+    run = _small_run(tmp_path, "run")
+    (run / "config.yaml").write_bytes(config)
+    out = tmp_path / "page.html"
+    assert rl_lab(["report", str(run), "--out", str(out)]) == 0
+    assert str(run / "config.yaml") in capsys.readouterr().err
+    assert "training" in out.read_text()

@@ -73,8 +73,8 @@ class Context:
         if not config_file.is_file():
             config_file = self.resolved.runs[0].config_file
         self.config_file = config_file if config_file.is_file() else None
-        self.config_text = self.config_file.read_text() if self.config_file else None
-        raw = _safe_yaml(self.config_text)
+        self.config_text = _config_text(self.config_file) if self.config_file else None
+        raw = _safe_yaml(self.config_text, self.config_file)
         self.config = _with_defaults(raw)
         self.thresholds = _section(raw, "report", ReportConfig, self.config_file)
         self.analysis_config = _section(raw, "analysis", AnalysisConfig, self.config_file)
@@ -96,10 +96,10 @@ class Context:
         except InputError as exc:
             error = str(exc)
         try:
-            seed = info.seed()
-        except InputError:  # an unreadable config.yaml: the run is still shown
-            seed = None
-        return RunData(info, rundir.group_label(info), seed, rows, error)
+            seed, group = info.seed(), rundir.group_label(info)
+        except InputError:  # an unreadable config.yaml: the run is still shown, ungrouped
+            seed, group = None, info.name
+        return RunData(info, group, seed, rows, error)
 
     def analysis(self, name: str, where: Path | None = None) -> Loaded:
         """``<where or root>/analysis/<name>.json``; ``why`` says what is wrong when it cannot be used."""
@@ -151,12 +151,40 @@ class Context:
         return {r.label: r.group for r in self.runs}
 
 
-def _safe_yaml(text: str | None) -> dict[str, Any]:
+def lookup(run: RunDir, dotted: str) -> Any:
+    """``run.lookup`` for the report: None when the run's config.yaml cannot be read (the page of a
+    damaged run dir still shows what can be shown; ``Context`` warned about the file)."""
+    try:
+        return run.lookup(dotted)
+    except InputError:
+        return None
+
+
+def _config_text(path: Path) -> str | None:
+    """The run's config as text, or None (with a warning) when it is not readable text: the report
+    of a damaged run dir still shows what can be shown."""
+    try:
+        return path.read_text(encoding="utf-8")
+    except UnicodeDecodeError:
+        print(f"warning: {path} is not UTF-8 text; the report uses the schema's defaults", file=sys.stderr)
+    except OSError as exc:
+        print(f"warning: {path} cannot be read ({exc.strerror}); the report uses the schema's defaults",
+              file=sys.stderr)
+    return None
+
+
+def _safe_yaml(text: str | None, path: Path | None = None) -> dict[str, Any]:
+    """The config mapping through the strict loader (a run dir is untrusted input: an alias bomb or
+    50k-deep nesting in its config.yaml is refused, not expanded), ``{}`` when it does not parse."""
     import yaml
 
+    from rl_lab.core import yaml_safe
+
     try:
-        data = yaml.safe_load(text) if text else None
-    except yaml.YAMLError:
+        data = yaml_safe.load(text) if text else None
+    except yaml.YAMLError as exc:  # YamlRefused included
+        print(f"warning: {path} is not a config the report can read ({str(exc)[:200]}); it uses the schema's "
+              "defaults", file=sys.stderr)
         return {}
     return data if isinstance(data, dict) else {}
 

@@ -9,7 +9,7 @@ import time
 from collections.abc import Sequence
 from functools import cache
 
-from rl_lab.report.context import Context
+from rl_lab.report.context import Context, lookup
 from rl_lab.report.findings import Finding
 from rl_lab.report.numbers import dig, fmt_pct
 from rl_lab.report.view import Section
@@ -55,7 +55,7 @@ def describe_experiment(ctx: Context) -> list[tuple[str, str]]:
         facts.append(("sweep grid", "; ".join(f"{k} ∈ {v}" for k, v in grid.items())))
     seeds = sorted({r.seed for r in ctx.runs if r.seed is not None})
     facts.append(("seeds", ", ".join(map(str, seeds)) or "–"))
-    facts.append(("curricula", ", ".join(dict.fromkeys(str(r.info.lookup("curriculum.kind") or "fixed") for r in ctx.runs))))
+    facts.append(("curricula", ", ".join(dict.fromkeys(str(lookup(r.info, "curriculum.kind") or "fixed") for r in ctx.runs))))
     train = cfg.get("train") or {}
     if train:
         facts.append(("RL", f"{train.get('steps', '?')} steps, lr {train.get('learning_rate', '?')}, "
