@@ -148,6 +148,7 @@ def test_cluster_config_validates_with_local_paths(tmp_path, tiny_base):
                  f"environments.families.0.params.path={data}", f"output_dir={tmp_path / 'out'}"]
     cfg = load_config(CLUSTER, overrides)
     assert cfg.rollout.backend == "vllm" and cfg.sweep.gpus_per_trial == 1 and cfg.ray.address == "auto"
+    assert cfg.prompt.style == "chat" and cfg.environments.families[0].scoring == "math"
     assert cfg.environments.families[0].name == "gsm8k"
     from rl_lab.sweep.runner import prepare
 
