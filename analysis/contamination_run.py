@@ -9,37 +9,42 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rl_lab.analysis import contamination, plots_behaviour, shortcuts
 from rl_lab.analysis.figures import save_figure
 from rl_lab.analysis.runs import AnalysisOutput, checkpoints_with_base, each_run, stamp
 from rl_lab.analysis.settings import ContaminationSettings, contamination_settings
-from rl_lab.core import models, rundir
+from rl_lab.core import rundir
 from rl_lab.core.config import Config, PromptConfig
 from rl_lab.core.errors import RunDirError
+from rl_lab.core.forcing import Forcing
+from rl_lab.core.model_spec import ModelSpec, base_path
 from rl_lab.core.rundir import Resolved, RunDir
 from rl_lab.environments import problem_sets
 from rl_lab.environments.scoring import solved
 from rl_lab.prompting import check_prompt_support, render_all
 
+if TYPE_CHECKING:
+    from rl_lab.core.sampler import Sampler
+
 SettingsFor = Callable[[Config], ContaminationSettings]
 
 
-def evaluate_checkpoint(model_dir: Path, problems, temperature: float, max_new_tokens: int,
+def evaluate_checkpoint(model: str | Path | ModelSpec | Sampler, problems, temperature: float, max_new_tokens: int,
                         batch_size: int, seed: int, prompt: PromptConfig | None = None,
-                        dtype: str = "float32") -> list[dict[str, Any]]:
-    """Answer every probe once with the checkpoint, shown as the run showed prompts to the policy;
+                        dtype: str = "float32", forcing: Forcing | None = None) -> list[dict[str, Any]]:
+    """Answer every probe once with ``model`` (a checkpoint, a model spec, or a loaded ``Sampler``;
+    ``forcing``: every answer started in one format), shown as the run showed prompts to the policy;
     rows with prompt, completion, answer, metadata (scoring mode), correct, cell."""
-    from rl_lab.core.generation import sample_completions
+    from rl_lab.core.sampler import Sampler, load_sampler
 
     prompt = prompt or PromptConfig()
-    model, tokenizer = models.load_model_and_tokenizer(model_dir, dtype)
-    check_prompt_support(prompt, tokenizer, str(model_dir))
-    completions = sample_completions(
-        model, tokenizer, render_all(problems, prompt, tokenizer), n=1, temperature=temperature, top_p=1.0,
-        max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-    )
+    sampler = model if isinstance(model, Sampler) else load_sampler(model, dtype)
+    check_prompt_support(prompt, sampler.tokenizer, str(base_path(sampler.spec)))
+    completions = sampler.sample(render_all(problems, prompt, sampler.tokenizer), n=1, temperature=temperature,
+                                 top_p=1.0, max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
+                                 forcing=forcing)
     rows = []
     for problem, (completion,) in zip(problems, completions, strict=True):
         row = {"family": problem["family"], "difficulty": int(problem["difficulty"]), "prompt": problem["prompt"],

@@ -83,22 +83,30 @@ def per_token_interval(blocks: Sequence[Mapping[str, Any]], samples_per_prompt: 
     return est.to_dict()
 
 
+def _batches(sequences: Sequence[tuple[list[int], list[int]]], pad_id: int, batch_size: int):
+    """``(chunk, ids, mask)`` per batch of (prompt ids, completion ids), right-padded: real tokens keep
+    positions 0..L-1 without position_ids bookkeeping."""
+    import torch
+
+    for start in range(0, len(sequences), batch_size):
+        chunk = list(sequences[start : start + batch_size])
+        full = [p + c for p, c in chunk]
+        width = max(len(x) for x in full)
+        ids = torch.full((len(full), width), pad_id, dtype=torch.long)
+        mask = torch.zeros((len(full), width), dtype=torch.long)
+        for i, x in enumerate(full):
+            ids[i, : len(x)] = torch.tensor(x)
+            mask[i, : len(x)] = 1
+        yield chunk, ids, mask
+
+
 def sequence_kls(model_p, model_q, sequences: Sequence[tuple[list[int], list[int]]], pad_id: int,
                  batch_size: int = 64) -> list[list[float]]:
     """Per completion token, KL(p || q) of the next-token distributions that produced it."""
     import torch
 
     out: list[list[float]] = []
-    for start in range(0, len(sequences), batch_size):
-        chunk = [s for s in sequences[start : start + batch_size]]
-        full = [p + c for p, c in chunk]
-        width = max(len(x) for x in full)
-        # Right padding: real tokens keep positions 0..L-1 without position_ids bookkeeping.
-        ids = torch.full((len(full), width), pad_id, dtype=torch.long)
-        mask = torch.zeros((len(full), width), dtype=torch.long)
-        for i, x in enumerate(full):
-            ids[i, : len(x)] = torch.tensor(x)
-            mask[i, : len(x)] = 1
+    for chunk, ids, mask in _batches(sequences, pad_id, batch_size):
         with torch.no_grad():
             logp = torch.log_softmax(model_p(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
             logq = torch.log_softmax(model_q(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
@@ -109,12 +117,53 @@ def sequence_kls(model_p, model_q, sequences: Sequence[tuple[list[int], list[int
     return out
 
 
+def forced_start_kls(base, sequences: Sequence[tuple[list[int], list[int]]], prefix_len: int,
+                     allowed: Sequence[int] | None, pad_id: int, batch_size: int = 64) -> list[list[float]]:
+    """Per completion token, KL(forced || base) along sequences sampled with format forcing
+    (``Sampler.sample_ids(forcing=...)``: the first ``prefix_len`` completion tokens are the forced prefix).
+
+    The forced policy is the base conditioned on how its answer starts: one-hot on each prefix token
+    (KL = -log p_base(token)); then, with a first-token constraint, the base renormalised over the
+    ``allowed`` ids (KL = -log of the base's mass on them); then the base itself (KL 0). Summed over a
+    sequence this is -log P_base(the forced start | prompt), exactly. The other direction,
+    KL(base || forced), is infinite: the forced policy never starts an answer the way the base otherwise may.
+    """
+    import torch
+
+    out: list[list[float]] = []
+    allowed_ids = None if allowed is None else torch.tensor(list(allowed), dtype=torch.long)
+    for chunk, ids, mask in _batches(sequences, pad_id, batch_size):
+        with torch.no_grad():
+            logq = torch.log_softmax(base(input_ids=ids, attention_mask=mask).logits.float(), dim=-1)
+        for i, (p, c) in enumerate(chunk):
+            kls = [0.0] * len(c)
+            for t in range(min(prefix_len, len(c))):
+                kls[t] = -float(logq[i, len(p) - 1 + t, c[t]])
+            if allowed_ids is not None and prefix_len < len(c):
+                at = logq[i, len(p) - 1 + prefix_len]
+                kls[prefix_len] = -float(torch.logsumexp(at[allowed_ids[allowed_ids < at.shape[0]]], dim=0))
+            out.append(kls)
+    return out
+
+
 def drift_between(base, tuned, base_samples, tuned_samples, pad_id: int, batch_size: int = 64) -> dict[str, Any]:
     """Both directions, labelled (see module doc)."""
     return {
         FORWARD: summarise(sequence_kls(base, tuned, base_samples, pad_id, batch_size)),
         REVERSE: summarise(sequence_kls(tuned, base, tuned_samples, pad_id, batch_size)),
     }
+
+
+INFINITE = {"per_token": None, "infinite": True,
+            "why": "the forced policy gives probability 0 to every answer the base starts another way"}
+
+
+def forced_drift(base, forced_samples, prefix_len: int, allowed: Sequence[int] | None, pad_id: int,
+                 batch_size: int = 64) -> dict[str, Any]:
+    """Drift of format forcing from its base (``forced_start_kls``): the reverse direction measured, the
+    forward one infinite by construction (recorded as such, per_token None)."""
+    return {FORWARD: dict(INFINITE),
+            REVERSE: summarise(forced_start_kls(base, forced_samples, prefix_len, allowed, pad_id, batch_size))}
 
 
 def drift_prompts(cfg, count: int | None = None) -> list[dict]:

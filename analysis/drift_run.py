@@ -6,7 +6,7 @@ contamination.json, computed now when missing).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Any
 
 from rl_lab.analysis import drift, plots_behaviour
@@ -14,80 +14,80 @@ from rl_lab.analysis.contamination_run import contamination_for_run
 from rl_lab.analysis.figures import save_figure
 from rl_lab.analysis.runs import AnalysisOutput, checkpoints_with_base, each_run, stamp
 from rl_lab.analysis.settings import DriftSettings, contamination_settings, drift_settings
-from rl_lab.core import models, rundir
+from rl_lab.core import rundir
 from rl_lab.core.config import Config
 from rl_lab.core.errors import RunDirError
+from rl_lab.core.forcing import Forcing
 from rl_lab.core.rundir import Resolved, RunDir
+from rl_lab.core.sampler import Sampler, load_sampler
 from rl_lab.prompting import check_prompt_support, render_all
 
 SettingsFor = Callable[[Config], DriftSettings]
 FORWARD, REVERSE = drift.FORWARD, drift.REVERSE
 
 
-def sample_sequences(model, tokenizer, prompts: Sequence[str], n: int, max_new_tokens: int,
-                     batch_size: int = 256, seed: int = 0) -> list[tuple[list[int], list[int]]]:
-    """``(prompt ids, completion ids)`` for n samples per prompt at temperature 1; the completion
-    keeps its end-of-sequence token (the KL of stopping counts too) and drops padding."""
-    import torch
-
-    eos = tokenizer.eos_token_id
-    out = []
-    flat = [p for p in prompts for _ in range(n)]
-    model.eval()
-    torch.manual_seed(seed)
-    side = tokenizer.padding_side
-    tokenizer.padding_side = "left"
-    try:
-        for start in range(0, len(flat), batch_size):
-            chunk = flat[start : start + batch_size]
-            enc = tokenizer(chunk, return_tensors="pt", padding=True, add_special_tokens=False)
-            with torch.no_grad():
-                gen = model.generate(**enc, max_new_tokens=max_new_tokens, do_sample=True, temperature=1.0,
-                                     top_p=1.0, top_k=0, pad_token_id=tokenizer.pad_token_id)
-            new = gen[:, enc["input_ids"].shape[1] :].tolist()
-            for i, ids in enumerate(new):
-                prompt_ids = [t for t, m in zip(enc["input_ids"][i].tolist(), enc["attention_mask"][i].tolist(),
-                                                strict=True) if m]
-                if eos in ids:
-                    ids = ids[: ids.index(eos) + 1]
-                out.append((prompt_ids, ids))
-    finally:
-        tokenizer.padding_side = side
-    return out
+def sample_sequences(sampler: Sampler, prompts: Sequence[str], n: int, max_new_tokens: int, batch_size: int = 256,
+                     seed: int = 0, forcing: Forcing | None = None) -> list[tuple[list[int], list[int]]]:
+    """``(prompt ids, completion ids)`` for n samples per prompt at temperature 1, top-p 1 (the model's own
+    distribution); the completion keeps its end-of-sequence token (the KL of stopping counts too)."""
+    return sampler.sample_ids(prompts, n=n, temperature=1.0, top_p=1.0, max_new_tokens=max_new_tokens,
+                              batch_size=batch_size, seed=seed, forcing=forcing)
 
 
-def drift_for_run(run: RunDir, settings: DriftSettings) -> dict[str, Any]:
-    """KL of every checkpoint against step 0; writes the run's analysis/drift.json and plot."""
+def drift_from_base(base: Sampler, base_samples, other: Sampler, prompts: Sequence[str], s: DriftSettings,
+                    seed: int, forcing: Forcing | None = None) -> dict[str, Any]:
+    """Both KL directions between ``base`` and ``other`` (any model spec, or the base itself with
+    ``forcing``: then ``drift.forced_drift``), each per-token value with its 95% interval over prompts."""
+    pad = base.tokenizer.pad_token_id
+    other_samples = sample_sequences(other, prompts, s.samples_per_prompt, s.max_new_tokens, seed=seed, forcing=forcing)
+    if forcing is None:
+        block = drift.drift_between(base, other, base_samples, other_samples, pad, s.batch_size)
+    else:
+        from rl_lab.core.forcing import suppressed_first_tokens
+
+        prefix = len(base.tokenizer(forcing.prefix, add_special_tokens=False)["input_ids"]) if forcing.prefix else 0
+        allowed = None
+        if forcing.first_chars:
+            width = base.model.get_output_embeddings().weight.shape[0]
+            banned = set(suppressed_first_tokens(base.tokenizer, forcing.first_chars, width))
+            allowed = [i for i in range(width) if i not in banned]
+        block = drift.forced_drift(base, other_samples, prefix, allowed, pad, s.batch_size)
+    for direction in (FORWARD, REVERSE):
+        if block[direction].get("sequence_kl") is not None:
+            block[direction]["per_token_interval"] = drift.per_token_interval([block[direction]], s.samples_per_prompt)
+    return block
+
+
+def drift_for_run(run: RunDir, settings: DriftSettings, models: Mapping[str, str] | None = None) -> dict[str, Any]:
+    """KL of every checkpoint against step 0, and of each of ``models`` (label -> checkpoint or model
+    spec: a proxy-tuned or steered model measured from the same base); writes the run's
+    analysis/drift.json and plot."""
     from tqdm.auto import tqdm
 
     cfg = run.config
     ckpts = checkpoints_with_base(run, "measure drift from")
     s = settings
-    base, tokenizer = models.load_model_and_tokenizer(ckpts[0], cfg.model.dtype)
-    check_prompt_support(cfg.prompt, tokenizer, str(ckpts[0]))
-    prompts = render_all(drift.drift_prompts(cfg, s.prompts), cfg.prompt, tokenizer)
-    base.eval()
-    base_samples = sample_sequences(base, tokenizer, prompts, s.samples_per_prompt, s.max_new_tokens, seed=s.seed)
+    base = load_sampler(ckpts[0], cfg.model.dtype)
+    check_prompt_support(cfg.prompt, base.tokenizer, str(ckpts[0]))
+    prompts = render_all(drift.drift_prompts(cfg, s.prompts), cfg.prompt, base.tokenizer)
+    base_samples = sample_sequences(base, prompts, s.samples_per_prompt, s.max_new_tokens, seed=s.seed)
     zero = {"per_token": 0.0, "per_sequence": 0.0, "per_sequence_std": 0.0, "sequences": len(base_samples), "tokens": None}
     per_step: dict[str, Any] = {"0": {FORWARD: zero, REVERSE: zero}}
     for step, path in tqdm([(k, p) for k, p in ckpts.items() if k != 0], desc=f"drift {run.name}", unit="ckpt"):
-        tuned, _ = models.load_model_and_tokenizer(path, cfg.model.dtype)
-        tuned.eval()
-        tuned_samples = sample_sequences(tuned, tokenizer, prompts, s.samples_per_prompt, s.max_new_tokens,
-                                         seed=s.seed + step)
-        block = drift.drift_between(base, tuned, base_samples, tuned_samples, tokenizer.pad_token_id, s.batch_size)
-        for direction in (FORWARD, REVERSE):
-            block[direction]["per_token_interval"] = drift.per_token_interval([block[direction]], s.samples_per_prompt)
-        per_step[str(step)] = block
-        del tuned
+        per_step[str(step)] = drift_from_base(base, base_samples, load_sampler(path, cfg.model.dtype), prompts, s,
+                                              seed=s.seed + step)
     last = max(ckpts)
+    extra = {label: {"spec": str(spec), **drift_from_base(base, base_samples, load_sampler(spec, cfg.model.dtype),
+                                                          prompts, s, seed=s.seed + last)}
+             for label, spec in (models or {}).items()}
     payload = {
         "analysis": "drift", **stamp(),
         "inputs": {"run_dir": str(run.path), "checkpoints": {str(k): str(p) for k, p in ckpts.items()},
                    "config_point": run.config_point, "seed": run.seed(), "prompt_seed": s.seed,
-                   "sampling_seed": f"{s.seed} (base), {s.seed} + step (tuned)", "prompts": len(prompts),
-                   "samples_per_prompt": s.samples_per_prompt, "temperature": 1.0, "top_p": 1.0,
-                   "max_new_tokens": s.max_new_tokens},
+                   "sampling_seed": f"{s.seed} (base), {s.seed} + step (tuned), {s.seed} + last step (--model)",
+                   "prompts": len(prompts), "samples_per_prompt": s.samples_per_prompt, "temperature": 1.0,
+                   "top_p": 1.0, "max_new_tokens": s.max_new_tokens,
+                   **({"models": {k: v["spec"] for k, v in extra.items()}} if extra else {})},
         "directions": {
             FORWARD: "KL(base || tuned), summed over the vocabulary at each position of sequences sampled from the base",
             REVERSE: "KL(tuned || base), summed over the vocabulary at each position of sequences sampled from the "
@@ -97,6 +97,8 @@ def drift_for_run(run: RunDir, settings: DriftSettings) -> dict[str, Any]:
         "by_step": per_step,
         "final_step": last,
         "final": per_step[str(last)],
+        # other models (--model) against the same base and base samples
+        **({"models": extra} if extra else {}),
     }
     run.write_analysis("drift", payload)
     save_figure(plots_behaviour.plot_drift(per_step, title=run.name), run.plots_dir() / "drift.png")

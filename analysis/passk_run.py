@@ -15,9 +15,10 @@ from rl_lab.analysis import passk, plots_behaviour
 from rl_lab.analysis.figures import save_figure
 from rl_lab.analysis.runs import stamp
 from rl_lab.analysis.settings import PasskSettings
-from rl_lab.core import checkpoints, models, rundir
+from rl_lab.core import model_spec, rundir
 from rl_lab.core.config import Config
-from rl_lab.core.errors import ConfigError
+from rl_lab.core.errors import ConfigError, RlLabError
+from rl_lab.core.forcing import Forcing
 from rl_lab.core.rundir import RunDir
 from rl_lab.core.tokenizer import load_tokenizer
 from rl_lab.environments import problem_sets
@@ -32,13 +33,30 @@ def _run_dir_model(path: Path) -> bool:
     return path.is_dir() and bool(RunDir(path).checkpoints()) and not (path / "config.json").is_file()
 
 
-def expand_models(paths: list[str]) -> list[tuple[str, Path]]:
-    """``(label, checkpoint dir)``: a run dir contributes its first and last checkpoint."""
-    out = []
-    for raw in paths:
+def _spec_label(text: str) -> str:
+    """A curve's default name for a proxy:/steer: spec: its kind and the base's directory."""
+    from rl_lab.core.model_spec import base_path
+
+    kind = text.split(":", 1)[0]
+    try:
+        base = base_path(model_spec.parse_syntax(text))
+    except RlLabError:
+        return kind  # parse_model_spec reports the problem before anything is sampled
+    run = rundir.run_of_checkpoint(base)
+    return f"{kind}:{run.name}:{base.name}" if run else f"{kind}:{base.name}"
+
+
+def expand_models(args: list[str]) -> list[tuple[str, Path | str]]:
+    """``(label, checkpoint dir or model spec)``: a run dir contributes its first and last checkpoint;
+    ``LABEL=PATH`` / ``LABEL=SPEC`` name a curve (a spec itself is never split on its first ``=``)."""
+    out: list[tuple[str, Path | str]] = []
+    for raw in args:
+        if model_spec.is_model_spec(raw):
+            out.append((_spec_label(raw), raw))
+            continue
         label, sep, rest = raw.partition("=")
         if sep and label and not Path(raw).exists():  # LABEL=PATH names the curve
-            out.append((label, Path(rest)))
+            out.append((label, rest if model_spec.is_model_spec(rest) else Path(rest)))
             continue
         path = Path(raw)
         if _run_dir_model(path):
@@ -58,22 +76,28 @@ def expand_models(paths: list[str]) -> list[tuple[str, Path]]:
     return out
 
 
-def sample_for_passk(model_dir: Path, prompts: list[str], n: int, temperature: float, top_p: float,
-                     max_new_tokens: int, batch_size: int, seed: int, backend: str,
-                     dtype: str = "float32") -> list[list[str]]:
-    """n completions per prompt: vLLM when the config asks for it and a GPU exists, else transformers."""
+def sample_for_passk(model: str | Path | model_spec.ModelSpec, prompts: list[str], n: int, temperature: float,
+                     top_p: float, max_new_tokens: int, batch_size: int, seed: int, backend: str,
+                     dtype: str = "float32", forcing: Forcing | None = None) -> list[list[str]]:
+    """n completions per prompt: vLLM when the config asks for it, a GPU exists and the model is a plain
+    checkpoint without forcing; else transformers (``rl_lab.core.sampler``, any model spec)."""
     import torch
 
+    spec = model_spec.parse_model_spec(model)
     if backend == "vllm":
-        if torch.cuda.is_available():
-            return _sample_vllm(model_dir, prompts, n, temperature, top_p, max_new_tokens, seed)
-        log.warning("note: rollout.backend is vllm but no GPU is visible; sampling with transformers")
-    from rl_lab.core.generation import sample_completions
+        if not torch.cuda.is_available():
+            log.warning("note: rollout.backend is vllm but no GPU is visible; sampling with transformers")
+        elif not isinstance(spec, model_spec.PlainSpec) or forcing is not None:
+            log.warning("note: vLLM samples plain checkpoints only; sampling %s with transformers",
+                        "the forced format" if isinstance(spec, model_spec.PlainSpec) else f"the spec {spec}")
+        else:
+            return _sample_vllm(spec.path, prompts, n, temperature, top_p, max_new_tokens, seed)
+    from rl_lab.core.sampler import load_sampler
 
     device = "cuda" if torch.cuda.is_available() else "cpu"
-    model, tokenizer = models.load_model_and_tokenizer(model_dir, dtype, device=device)
-    return sample_completions(model, tokenizer, prompts, n=n, temperature=temperature, top_p=top_p,
-                              max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed, progress=True)
+    sampler = load_sampler(spec, dtype, device=device)
+    return sampler.sample(prompts, n=n, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
+                          batch_size=batch_size, seed=seed, progress=True, forcing=forcing)
 
 
 def _sample_vllm(model_dir: Path, prompts: list[str], n: int, temperature: float, top_p: float,
@@ -112,9 +136,11 @@ def _crossovers(results: dict[str, Any], base_label: str) -> dict[str, Any]:
     }
 
 
-def model_group(label: str, path: Path) -> str:
+def model_group(label: str, path: Path | str) -> str:
     """How models are pooled over seeds: a run's checkpoint by its run's group label (curriculum
-    kind and other non-seed grid keys) and step, ``fixed @ step_200``; any other model alone."""
+    kind and other non-seed grid keys) and step, ``fixed @ step_200``; any other model (a spec) alone."""
+    if not isinstance(path, Path):
+        return label
     run = rundir.run_of_checkpoint(path)
     if run is None:
         return label
@@ -158,18 +184,18 @@ def analyze_passk(cfg: Config, model_args: list[str], settings: PasskSettings, o
     ``config_source``: how the config was given (file, overrides), recorded in the inputs.
     """
     labelled = expand_models(model_args)
-    for _, path in labelled:
-        checkpoints.validate_checkpoint(path)  # CheckpointError before any sampling
+    parsed = [model_spec.parse_model_spec(path) for _, path in labelled]  # exit-2 errors before any sampling
     specs = [s for s in cfg.environments.families if s.name in settings.families]
     problems = problem_sets.build_problem_set(specs, settings.problems_per_level, seed=settings.seed)
-    tokenizer = load_tokenizer(labelled[0][1])  # the models share it: the samplers see identical prompts
-    check_prompt_support(cfg.prompt, tokenizer, str(labelled[0][1]))
+    first = model_spec.base_path(parsed[0])
+    tokenizer = load_tokenizer(first)  # the models share it: the samplers see identical prompts
+    check_prompt_support(cfg.prompt, tokenizer, str(first))
     prompts = render_all(problems, cfg.prompt, tokenizer)
 
     results: dict[str, Any] = {}
-    for label, path in labelled:
+    for (label, _raw), spec in zip(labelled, parsed, strict=True):
         start = time.perf_counter()
-        samples = sample_for_passk(path, prompts, settings.n, settings.temperature, settings.top_p,
+        samples = sample_for_passk(spec, prompts, settings.n, settings.temperature, settings.top_p,
                                    settings.max_new_tokens, settings.batch_size, settings.seed, settings.backend,
                                    cfg.model.dtype)
         seconds = time.perf_counter() - start
@@ -178,7 +204,7 @@ def analyze_passk(cfg: Config, model_args: list[str], settings: PasskSettings, o
             c = sum(solved(problem_sets.verify_completion(problem, o)) for o in outs)
             records.append({"family": problem["family"], "difficulty": int(problem["difficulty"]), "n": len(outs),
                             "c": int(c), "prompt": problem["prompt"]})
-        results[label] = {"checkpoint": str(path), **passk.summarise(records, settings.ks), "per_problem": records,
+        results[label] = {"checkpoint": str(spec), **passk.summarise(records, settings.ks), "per_problem": records,
                           "samples_per_second": len(prompts) * settings.n / seconds}
 
     base_label = labelled[0][0]

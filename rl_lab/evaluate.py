@@ -10,12 +10,17 @@ from __future__ import annotations
 
 from collections import Counter, defaultdict
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from rl_lab.core import seeds
 from rl_lab.core.config import Config
 from rl_lab.core.io import atomic_write_json, atomic_write_text
 from rl_lab.environments.taxonomies import OTHER, get_taxonomy
+
+if TYPE_CHECKING:
+    from rl_lab.core.forcing import Forcing
+    from rl_lab.core.model_spec import ModelSpec
+    from rl_lab.core.sampler import Sampler
 
 
 def eval_problem_set(cfg: Config):
@@ -69,22 +74,24 @@ def relabelled(rows: list[dict[str, Any]], taxonomy) -> dict[str, Any]:
             "cells": [{k: c[k] for k in ("family", "difficulty", "n", "format_shares")} for c in summary["cells"]]}
 
 
-def evaluate_model(cfg: Config, model_dir: Path, out_dir: Path | None = None, progress: bool = True) -> dict[str, Any]:
-    from rl_lab.core.generation import sample_completions
-    from rl_lab.core.models import load_model_and_tokenizer
+def eval_rows(cfg: Config, sampler: Sampler, forcing: Forcing | None = None, progress: bool = False,
+              problems: Any = None, seed: int | None = None) -> list[dict[str, Any]]:
+    """One sampled answer per problem (default: the eval problem set, at ``eval.*`` decoding), scored and
+    labelled with the config's taxonomy: rows of family, difficulty, format, reward, prompt, completion.
+    ``forcing`` starts every answer in one format."""
+    from rl_lab.core.model_spec import base_path
     from rl_lab.environments.config_checks import taxonomy_of
     from rl_lab.environments.problem_sets import verify_completion
     from rl_lab.prompting import check_prompt_support, render_all
 
-    model, tokenizer = load_model_and_tokenizer(model_dir, cfg.model.dtype)
-    check_prompt_support(cfg.prompt, tokenizer, str(model_dir))
+    check_prompt_support(cfg.prompt, sampler.tokenizer, str(base_path(sampler.spec)))
     taxonomy = taxonomy_of(cfg)
-    problems = eval_problem_set(cfg)
+    problems = eval_problem_set(cfg) if problems is None else problems
     ev = cfg.eval
-    prompts = render_all(problems, cfg.prompt, tokenizer)
-    completions = sample_completions(
-        model, tokenizer, prompts, n=1, temperature=ev.temperature, top_p=ev.top_p,
-        max_new_tokens=ev.max_new_tokens, batch_size=ev.batch_size, seed=cfg.seed, progress=progress,
+    prompts = render_all(problems, cfg.prompt, sampler.tokenizer)
+    completions = sampler.sample(
+        prompts, n=1, temperature=ev.temperature, top_p=ev.top_p, max_new_tokens=ev.max_new_tokens,
+        batch_size=ev.batch_size, seed=cfg.seed if seed is None else seed, progress=progress, forcing=forcing,
     )
     rows = []
     for problem, prompt, (completion,) in zip(problems, prompts, completions, strict=True):
@@ -92,10 +99,27 @@ def evaluate_model(cfg: Config, model_dir: Path, out_dir: Path | None = None, pr
             "family": problem["family"], "difficulty": problem["difficulty"], "format": taxonomy.classify(completion),
             "reward": verify_completion(problem, completion), "prompt": prompt, "completion": completion,
         })
+    return rows
+
+
+def evaluate_model(cfg: Config, model: str | Path | ModelSpec, out_dir: Path | None = None, progress: bool = True,
+                   ) -> dict[str, Any]:
+    """Accuracy and format shares of ``model``, a checkpoint directory or a model spec
+    (``rl_lab.core.model_spec``: ``proxy:...``, ``steer:...``), sampled once per eval problem."""
+    from rl_lab.core.model_spec import PlainSpec, parse_model_spec
+    from rl_lab.core.sampler import load_sampler
+    from rl_lab.environments.config_checks import taxonomy_of
+
+    spec = parse_model_spec(model)  # exit-2 errors before anything is loaded
+    sampler = load_sampler(spec, cfg.model.dtype)
+    rows = eval_rows(cfg, sampler, progress=progress)
+    taxonomy = taxonomy_of(cfg)
+    ev = cfg.eval
     # the declared mixture is the controlled corpus's: it describes the base model only in that taxonomy
-    declared = cfg.pretrain.format_mixture if taxonomy.name == "controlled" and not cfg.model.path else None
+    plain = isinstance(spec, PlainSpec)
+    declared = cfg.pretrain.format_mixture if taxonomy.name == "controlled" and not cfg.model.path and plain else None
     report = {
-        "model": str(model_dir), "temperature": ev.temperature, "top_p": ev.top_p,
+        "model": str(spec), "sampler": sampler.describe(), "temperature": ev.temperature, "top_p": ev.top_p,
         "problems_per_level": ev.problems_per_level, "taxonomy": taxonomy.name, "prompt_style": cfg.prompt.style,
         "declared_format_mixture": declared, **summarise(rows, taxonomy.labels),
         "other_taxonomies": {name: relabelled(rows, get_taxonomy(name)) for name in ev.extra_taxonomies},

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import math
+from pathlib import Path
 
 import pytest
 import torch
@@ -64,12 +65,15 @@ def test_sequence_kls_sum_the_right_positions():
 
 
 def test_sampled_sequences_and_self_kl_with_a_tiny_model():
+    from rl_lab.core.model_spec import PlainSpec
     from rl_lab.core.models import build_model
+    from rl_lab.core.sampler import Sampler
     from rl_lab.core.tokenizer import build_char_tokenizer
 
     tok = build_char_tokenizer()
     a, b = build_model("tiny", tok, seed=0).eval(), build_model("tiny", tok, seed=1).eval()
-    seqs = drift_run.sample_sequences(a, tok, ["12+34=", "5+6="], n=3, max_new_tokens=6, seed=0)
+    seqs = drift_run.sample_sequences(Sampler(PlainSpec(Path("a")), a, tok), ["12+34=", "5+6="], n=3,
+                                      max_new_tokens=6, seed=0)
     assert len(seqs) == 6
     for prompt, completion in seqs:
         assert tok.decode(prompt) in ("12+34=", "5+6=")

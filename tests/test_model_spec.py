@@ -12,10 +12,10 @@ from rl_lab.core.model_spec import (
     PlainSpec,
     ProxySpec,
     SteerSpec,
-    _syntax,
     base_path,
     is_model_spec,
     parse_model_spec,
+    parse_syntax,
 )
 
 
@@ -26,19 +26,19 @@ def ckpt(tmp_path_factory):
 
 
 def test_syntax_of_each_kind():
-    assert _syntax("runs/a-b+c/base/model") == PlainSpec(Path("runs/a-b+c/base/model"))
-    assert _syntax("proxy:base=a-1,tuned=b+2,untuned=c,alpha=0.5") == ProxySpec(Path("a-1"), Path("b+2"), Path("c"), 0.5)
-    assert _syntax("proxy: untuned=c , base=a,tuned=b") == ProxySpec(Path("a"), Path("b"), Path("c"), 1.0)
-    assert _syntax("steer:base=a,vector=v.safetensors") == SteerSpec(Path("a"), Path("v.safetensors"), 1.0, None)
-    assert _syntax("steer:base=a,vector=v,strength=-2.5,layer=3") == SteerSpec(Path("a"), Path("v"), -2.5, 3)
-    assert _syntax("./proxy:dir") == PlainSpec(Path("proxy:dir"))
+    assert parse_syntax("runs/a-b+c/base/model") == PlainSpec(Path("runs/a-b+c/base/model"))
+    assert parse_syntax("proxy:base=a-1,tuned=b+2,untuned=c,alpha=0.5") == ProxySpec(Path("a-1"), Path("b+2"), Path("c"), 0.5)
+    assert parse_syntax("proxy: untuned=c , base=a,tuned=b") == ProxySpec(Path("a"), Path("b"), Path("c"), 1.0)
+    assert parse_syntax("steer:base=a,vector=v.safetensors") == SteerSpec(Path("a"), Path("v.safetensors"), 1.0, None)
+    assert parse_syntax("steer:base=a,vector=v,strength=-2.5,layer=3") == SteerSpec(Path("a"), Path("v"), -2.5, 3)
+    assert parse_syntax("./proxy:dir") == PlainSpec(Path("proxy:dir"))
     assert str(PlainSpec(Path("proxy:dir"))) == "./proxy:dir"
 
 
 @pytest.mark.parametrize("spec", ["proxy:base=a,tuned=b,untuned=c,alpha=0.5", "steer:base=a,vector=v,strength=2,layer=1",
                                   "steer:base=a,vector=v,strength=2"])
 def test_str_round_trips(spec):
-    assert str(_syntax(spec)) == spec
+    assert str(parse_syntax(spec)) == spec
 
 
 @pytest.mark.parametrize(("text", "message"), [
@@ -87,13 +87,19 @@ def test_plain_sampler_is_sample_completions(ckpt):
     assert sampler.describe() == {"spec": str(ckpt), "kind": "plain"}
 
 
-def test_sample_token_ids_are_what_drift_sampled(ckpt):
-    """The core sampler gives drift's (prompt ids, completion ids) exactly: drift can take a spec."""
-    from rl_lab.analysis.drift_run import sample_sequences
-    from rl_lab.core.models import load_model_and_tokenizer
+def test_forced_token_ids_open_the_completion_with_the_prefix(ckpt):
+    """Drift scores a forced answer from its first forced token: the prompt's ids are the unforced
+    prompt's, the completion starts with the prefix's ids, then what the model wrote."""
+    from rl_lab.core.forcing import Forcing
     from rl_lab.core.sampler import load_sampler
 
-    model, tok = load_model_and_tokenizer(ckpt)
-    expected = sample_sequences(model, tok, PROMPTS, n=3, max_new_tokens=12, batch_size=5, seed=2)
-    got = load_sampler(ckpt).sample_ids(PROMPTS, n=3, max_new_tokens=12, batch_size=5, seed=2)
-    assert got == expected
+    sampler = load_sampler(ckpt)
+    tok = sampler.tokenizer
+    plain = sampler.sample_ids(PROMPTS, n=2, max_new_tokens=6, seed=1)
+    forced = sampler.sample_ids(PROMPTS, n=2, max_new_tokens=6, seed=1, forcing=Forcing(prefix="<answer>"))
+    texts = sampler.sample(PROMPTS, n=2, max_new_tokens=6, seed=1, forcing=Forcing(prefix="<answer>"))
+    prefix = tok("<answer>", add_special_tokens=False)["input_ids"]
+    assert [p for p, _ in forced] == [p for p, _ in plain]
+    for (_, completion), text in zip(forced, [t for row in texts for t in row], strict=True):
+        assert completion[: len(prefix)] == prefix
+        assert tok.decode(completion, skip_special_tokens=True) == text

@@ -67,9 +67,8 @@ def _fake_evaluate(model_dir, problems, temperature, max_new_tokens, batch_size,
     return rows
 
 
-def _fake_load(path, dtype=None, device=None):
-    model = SimpleNamespace(path=Path(path), eval=lambda: None)
-    return model, SimpleNamespace(pad_token_id=0, padding_side="right")
+def _fake_sampler(path, dtype=None, device=None):
+    return SimpleNamespace(path=Path(path), tokenizer=SimpleNamespace(pad_token_id=0, chat_template=None))
 
 
 def _fake_drift_between(base, tuned, base_samples, tuned_samples, pad_id, batch_size=64):
@@ -83,10 +82,10 @@ def _fake_drift_between(base, tuned, base_samples, tuned_samples, pad_id, batch_
             "reverse_kl_tuned_base_on_tuned_samples": {**block, "per_token": 1.5 * scale * step}}
 
 
-def _fake_sample_for_passk(model_dir, prompts, n, *args, **kwargs):
+def _fake_sample_for_passk(spec, prompts, n, *args, **kwargs):
     """Base (step_0): 2 of n right on every problem. Tuned: all right on half the problems, none on
     the rest: a higher pass@1, a lower pass@n, so the base catches up at some k."""
-    if Path(model_dir).name == "step_0":
+    if Path(spec.path).name == "step_0":
         return [["ok"] * 2 + ["no"] * (n - 2) for _ in prompts]
     return [["ok" if i % 2 == 0 else "no"] * n for i in range(len(prompts))]
 
@@ -124,8 +123,7 @@ def sweep_dir(tmp_path_factory) -> Path:
     import rl_lab.analysis.drift as drift
     import rl_lab.analysis.drift_run as drift_run
     import rl_lab.analysis.passk_run as passk_run
-    import rl_lab.core.checkpoints as checkpoints
-    import rl_lab.core.models as models
+    import rl_lab.core.model_spec as model_spec
     import rl_lab.environments.problem_sets as problem_sets
 
     root = tmp_path_factory.mktemp("report")
@@ -150,12 +148,12 @@ def sweep_dir(tmp_path_factory) -> Path:
     mp = pytest.MonkeyPatch()
     try:
         mp.setattr(contamination_run, "evaluate_checkpoint", _fake_evaluate)
-        mp.setattr(models, "load_model_and_tokenizer", _fake_load)
+        mp.setattr(drift_run, "load_sampler", _fake_sampler)
         mp.setattr(drift_run, "sample_sequences", lambda *a, **k: [([1], [2, 3])])
         mp.setattr(drift, "drift_between", _fake_drift_between)
         mp.setattr(passk_run, "sample_for_passk", _fake_sample_for_passk)
         mp.setattr(passk_run, "load_tokenizer", lambda path: SimpleNamespace(chat_template=None))
-        mp.setattr(checkpoints, "validate_checkpoint", lambda path: None)
+        mp.setattr(model_spec, "validate_model_spec", lambda spec: spec)  # the checkpoints are empty dirs
         mp.setattr(problem_sets, "verify_completion", lambda problem, completion: float(completion == "ok"))
         assert rl_lab(["analyze", "formats", str(sweep)]) == 0
         assert rl_lab(["analyze", "contamination", str(sweep)]) == 0

@@ -1,5 +1,5 @@
 """``rl-lab eval passk --model A [--model B ...] --config CFG [overrides...]``: pass@k curves of
-several models on the config's problems (see rl_lab.analysis.passk_run).
+several models (checkpoints, run dirs or model specs) on the config's problems (see rl_lab.analysis.passk_run).
 
 Like every other command it takes dotted ``KEY=VALUE`` overrides of the config
 (``analysis.passk_temperature=1.0 seed=3``), applied and validated before anything is sampled.
@@ -16,9 +16,10 @@ from rl_lab.cli.numbers import positive_int
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--model", action="append", required=True,
-                        help="HF checkpoint dir, or a run dir (then its first and last checkpoint), optionally as "
-                             "LABEL=PATH to name its curve; repeat; the first model is the base the others "
-                             "are compared with")
+                        help="HF checkpoint dir, a run dir (then its first and last checkpoint), or a model spec "
+                             "(proxy:base=P,tuned=P,untuned=P[,alpha=A] | steer:base=P,vector=F[,strength=S]), "
+                             "optionally as LABEL=PATH / LABEL=SPEC to name its curve; repeat; the first model is "
+                             "the base the others are compared with")
     parser.add_argument("--config", required=True, help="experiment YAML: families, levels, analysis.passk_*")
     parser.add_argument("overrides", nargs="*", help="dotted KEY=VALUE overrides of --config, e.g. analysis.passk_top_p=1")
     parser.add_argument("--n", type=positive_int, default=None, help="samples per problem (default: analysis.passk_n)")

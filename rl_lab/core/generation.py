@@ -115,20 +115,29 @@ def sample_token_ids(
     batch_size: int = 256,
     seed: int = 0,
     processors: ProcessorFactory | None = None,
+    forcing: Forcing | None = None,
 ) -> list[tuple[list[int], list[int]]]:
     """``(prompt ids, completion ids)`` for n samples per prompt (prompt-major order), what a token-level
-    analysis (drift's KL) scores: the completion keeps its end-of-sequence token and drops padding."""
+    analysis (drift's KL) scores: the completion keeps its end-of-sequence token and drops padding.
+    With ``forcing``, the forced prefix's tokens open the completion (they are the answer's, not the
+    prompt's), so a prompt's ids are the same forced or not."""
     eos = tokenizer.eos_token_id
+    if forcing is not None:
+        check_prefix_encodes(tokenizer, forcing)
+    prefix = tokenizer(forcing.prefix, add_special_tokens=False)["input_ids"] if forcing and forcing.prefix else []
     out: list[tuple[list[int], list[int]]] = []
-    flat = [p for p in prompts for _ in range(n)]
+    flat = forced_prompts([p for p in prompts for _ in range(n)], forcing)
     for enc, new in _generate_batches(
         model, tokenizer, flat, temperature=temperature, top_p=top_p, max_new_tokens=max_new_tokens,
         batch_size=batch_size, seed=seed, progress=False, processors=processors,
+        first_chars=forcing.first_chars if forcing else "",
     ):
         for i, ids in enumerate(new.tolist()):
             row, mask = enc["input_ids"][i].tolist(), enc["attention_mask"][i].tolist()
             prompt_ids = [t for t, m in zip(row, mask, strict=True) if m]
             if eos in ids:
                 ids = ids[: ids.index(eos) + 1]
+            if prefix:  # exact for the character tokenizer; with BPE see rl_lab.core.forcing
+                prompt_ids, ids = prompt_ids[: len(prompt_ids) - len(prefix)], prompt_ids[len(prompt_ids) - len(prefix):] + ids
             out.append((prompt_ids, ids))
     return out

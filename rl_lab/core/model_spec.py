@@ -109,7 +109,8 @@ def _finite(kind: str, key: str, value: str) -> float:
     return number
 
 
-def _syntax(text: str) -> ModelSpec:
+def parse_syntax(text: str) -> ModelSpec:
+    """The spec a string names, checked for syntax only (no file is read: ``parse_model_spec`` validates)."""
     if text.startswith(PROXY):
         items = _items(text[len(PROXY):], "proxy", PROXY_SYNTAX, ("base", "tuned", "untuned"), ("alpha",))
         alpha = _finite("proxy", "alpha", items.get("alpha", "1"))
@@ -195,4 +196,4 @@ def parse_model_spec(text: str | Path | ModelSpec) -> ModelSpec:
         return validate_model_spec(text)
     if isinstance(text, Path):
         return validate_model_spec(PlainSpec(text))
-    return validate_model_spec(_syntax(text.strip()))
+    return validate_model_spec(parse_syntax(text.strip()))

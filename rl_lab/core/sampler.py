@@ -81,12 +81,13 @@ class Sampler:
                                       progress=progress, processors=self._processors(), forcing=forcing)
 
     def sample_ids(self, prompts: Sequence[str], n: int = 1, temperature: float = 1.0, top_p: float = 1.0,
-                   max_new_tokens: int = 64, batch_size: int = 256, seed: int = 0) -> list[tuple[list[int], list[int]]]:
-        """``(prompt ids, completion ids)`` per sample, as ``sample_token_ids``."""
+                   max_new_tokens: int = 64, batch_size: int = 256, seed: int = 0,
+                   forcing: Forcing | None = None) -> list[tuple[list[int], list[int]]]:
+        """``(prompt ids, completion ids)`` per sample, as ``sample_token_ids`` (a forced prefix opens the completion)."""
         with self.active():
             return sample_token_ids(self.model, self.tokenizer, prompts, n=n, temperature=temperature, top_p=top_p,
                                     max_new_tokens=max_new_tokens, batch_size=batch_size, seed=seed,
-                                    processors=self._processors())
+                                    processors=self._processors(), forcing=forcing)
 
     # ------------------------------------------------------------------ scoring
     def logits(self, input_ids, attention_mask):
