@@ -156,6 +156,28 @@ def contamination_settings(cfg: Config, problems_per_level: int | None = None, t
     )
 
 
+# =========================================================================== forcing
+@dataclass(frozen=True)
+class ForcingSettings:
+    problems_per_level: int  # problems per trained family x level, the same for every policy
+    temperature: float  # 0: greedy (eval.temperature by default)
+    top_p: float
+    batch_size: int
+    max_new_tokens: int
+    seed: int  # problems and sampling
+
+
+def forcing_settings(cfg: Config, problems_per_level: int | None = None, temperature: float | None = None,
+                     ) -> ForcingSettings:
+    temperature = cfg.eval.temperature if temperature is None else temperature
+    _check("--temperature", temperature, temperature >= 0, "must be >= 0 (0 = greedy)")
+    return ForcingSettings(
+        problems_per_level=_count("--problems-per-level", problems_per_level, cfg.eval.problems_per_level),
+        temperature=temperature, top_p=cfg.eval.top_p, batch_size=cfg.eval.batch_size,
+        max_new_tokens=cfg.eval.max_new_tokens, seed=seeds.stream(seeds.FORCING, cfg.seed),
+    )
+
+
 # =========================================================================== drift
 @dataclass(frozen=True)
 class DriftSettings:

@@ -89,6 +89,9 @@ def run_demo(config: Path, overrides: list[str], fresh: bool) -> Path:
     _stage("format collapse", ["analyze", "formats", str(root)], timings)
     _stage("prior-skill contamination and shortcuts", ["analyze", "contamination", str(root)], timings)
     _stage("drift from the base", ["analyze", "drift", str(root)], timings)
+    # 40 problems per trained level (16 on a real checkpoint, ~7 forced formats at 135M parameters)
+    _stage("format forcing: choosing vs changing",
+           ["analyze", "forcing", str(root), "--problems-per-level", "16" if cfg.model.path else "40"], timings)
     base, finals = _trial_checkpoints(root)
     _stage("pass@k, base vs tuned",
            ["eval", "passk", "--config", str(config), *overrides, "--model", f"base={base}",

@@ -24,6 +24,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str, str]] = {
     ("sweep",): ("rl_lab.cli.sweep", "add_arguments", "run", "a Ray Tune sweep over seeds x curricula x any key"),
     ("analyze", "updates"): ("rl_lab.cli.updates", "add_arguments", "run", "parameter-update sparsity, rank, seed overlap"),
     ("analyze", "formats"): ("rl_lab.cli.analyze", "add_arguments_formats", "run_formats", "format-collapse curves"),
+    ("analyze", "forcing"): (
+        "rl_lab.cli.analyze", "add_arguments_forcing", "run_forcing",
+        "share of RL's gain that forcing a format in the base recovers",
+    ),
     ("analyze", "contamination"): (
         "rl_lab.cli.analyze", "add_arguments_contamination", "run_contamination", "prior-skill change and shortcuts",
     ),

@@ -138,3 +138,38 @@ def run_drift(args: argparse.Namespace) -> int:
               f"KL(tuned||base) {fin[REVERSE]['per_token']:.4f}/token")
     print(f"wrote {out.written}")
     return 0
+
+
+# =========================================================================== forcing
+def add_arguments_forcing(parser: argparse.ArgumentParser) -> None:
+    add_run_or_sweep_argument(parser, "checkpoints/step_0 and a trained checkpoint")
+    parser.add_argument("--problems-per-level", type=positive_int, default=None,
+                        help="problems per trained family x level (default: eval.problems_per_level)")
+    parser.add_argument("--temperature", type=finite_float(0.0), default=None,
+                        help="decoding: 0 = greedy (default: eval.temperature)")
+    add_threads_argument(parser)
+
+
+def run_forcing(args: argparse.Namespace) -> int:
+    from rl_lab.analysis.forcing_run import analyze_forcing
+    from rl_lab.analysis.settings import forcing_settings
+    from rl_lab.core.rundir import resolve
+
+    settings_for = partial(forcing_settings, problems_per_level=args.problems_per_level, temperature=args.temperature)
+    resolved = resolve(args.path)
+    apply_run_determinism(resolved.runs[0])
+    apply_threads(args.threads)
+    out = analyze_forcing(resolved, settings_for)
+    print_skipped(out.skipped)
+    for run, p in out.per_run:
+        acc = p["accuracy"]
+        print(f"{run.name}: accuracy " + ", ".join(f"{k} {v['value']:.3f}" for k, v in acc.items()))
+        head = p["share_of_rl_gain"]
+        if head["share"] is None:
+            print(f"  share of RL's gain recovered by forcing {p['best_format']}: undefined ({head['why_no_share']})")
+        else:
+            si = head["share_interval"]
+            print(f"  share of RL's gain recovered by forcing {p['best_format']}: {head['share']:.2f} "
+                  f"[{si['low']:.2f}, {si['high']:.2f}] on {head['problems']} held-out problems")
+    print(f"wrote {out.written}")
+    return 0

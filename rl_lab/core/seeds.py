@@ -8,6 +8,7 @@ EVAL = 10_000  # rl-lab eval: problems and sampling
 PROBES = 20_000  # prior-skill probes (contamination)
 DRIFT = 30_000  # drift prompts and samples
 PASSK = 40_000  # pass@k problems and samples
+FORCING = 50_000  # format forcing: problems and sampling
 ROLLOUT_SAMPLE = 1_000_003  # multiplier: which rollouts of a step are written (seed * this + step)
 
 

@@ -10,10 +10,19 @@ from __future__ import annotations
 import sys
 
 from rl_lab.report.context import Context
-from rl_lab.report.sections import contamination, drift, formats, passk, provenance, training, updates
+from rl_lab.report.sections import (
+    choosing,
+    contamination,
+    drift,
+    formats,
+    passk,
+    provenance,
+    training,
+    updates,
+)
 from rl_lab.report.view import Section
 
-BUILDERS = (training, formats, passk, contamination, drift, updates)
+BUILDERS = (training, formats, passk, contamination, drift, choosing, updates)
 
 
 def build_sections(ctx: Context) -> list[Section]:

@@ -1,0 +1,72 @@
+"""Section: choosing vs changing — how much of RL's gain forcing a format in the untouched base
+recovers, from each run's analysis/forcing.json (``rl-lab analyze forcing``)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from rl_lab.analysis import plots_behaviour
+from rl_lab.report.context import Context
+from rl_lab.report.findings import Finding
+from rl_lab.report.findings.common import estimate
+from rl_lab.report.numbers import fmt_ci, fmt_pct
+from rl_lab.report.view import Card, Section, figure, table
+
+KEY, TITLE = "choosing", "Choosing vs changing: format forcing"
+LEAD = ("The same problems answered by the base as it answers, by the base with every answer started in one "
+        "format (no weight touched), and by the RL-tuned model. If forcing the right format in the base matches "
+        "RL, RL's gain was a choice among behaviours the base already had.")
+SUB_INPUTS = ("problems", "problems_per_level", "decoding", "tuned_step")
+
+
+def _share_text(head: dict[str, Any], best: str) -> tuple[str, str]:
+    """(table cell, finding kind) for a run's share of RL's gain."""
+    if head.get("share") is None:
+        return "undefined: " + str(head.get("why_no_share", "no share recorded")), "inconclusive"
+    si = estimate(head.get("share_interval"))
+    cell = fmt_ci(si, "num", 2) if si else f"{head['share']:.2f}"
+    return f"{cell} (forcing {best})", "observed"
+
+
+def build(ctx: Context) -> Section:
+    sec = Section(KEY, TITLE, LEAD)
+    root = ctx.open_section(sec, "forcing", f"rl-lab analyze forcing {ctx.root}", record=ctx.kind == "run")
+    if root.payload is None:
+        return sec
+    found = ctx.per_run("forcing", root)
+    if ctx.kind == "sweep":
+        sec.inputs += [p.record(SUB_INPUTS) for p in found]
+    rows, texts = [], []
+    for p in found:
+        acc = p.payload.get("accuracy") or {}
+        policies = p.payload.get("policies") or list(acc)
+        share, kind = _share_text(p.payload.get("share_of_rl_gain") or {}, p.payload.get("best_format", "?"))
+        rows.append([p.run.label, p.run.group, *(fmt_ci(estimate(acc.get(k)), "pct") for k in policies), share])
+        texts.append((kind, f"{p.run.label}: {share}"))
+    if found:
+        first = found[0].payload
+        policies = first.get("policies") or list(first.get("accuracy") or {})
+        sec.blocks.append(Card("Accuracy on the trained levels, and the share of RL's gain forcing recovers", table(
+            ["run", "group", *policies, "share of RL's gain [95%]"], rows, numeric_from=2,
+            caption="Accuracy: exact binomial 95% interval over the problems. Share = (forced − base) / (tuned − base) "
+                    "for the best format, chosen on half of the problems and measured on the other half; its interval "
+                    "is a paired bootstrap over problems, and it is undefined when RL's own gain is not "
+                    "distinguishable from 0.")))
+        if ctx.kind == "run":
+            sec.blocks.append(figure("Accuracy per trained cell", plots_behaviour.plot_forcing(
+                first.get("by_cell") or {}, policies, title=found[0].run.label),
+                plots_behaviour.READING_GUIDE["forcing.png"]))
+    measured = [t for k, t in texts if k == "observed"]
+    if measured:
+        sec.findings.append(Finding("observed", "choosing", "Share of RL's pass@1 gain that choosing the best format "
+                                    "in the untouched base recovers: " + "; ".join(measured) + "."))
+    undefined = [t for k, t in texts if k != "observed"]
+    if undefined:
+        sec.findings.append(Finding("inconclusive", "choosing", "; ".join(undefined) + "."))
+    compliance = [(p.run.label, p.payload.get("forced_format_compliance") or {}) for p in found]
+    low = [f"{label}: {fmt}" f" {fmt_pct(v, 0)}" for label, c in compliance for fmt, v in c.items() if v < 0.5]
+    if low:
+        sec.findings.append(Finding("info", "choosing", "Forced answers the taxonomy did not classify as the forced "
+                                    "format in most cases (the model left the format after its opening): "
+                                    + "; ".join(low) + "."))
+    return sec
