@@ -56,26 +56,28 @@ def drawn_levels(cfg) -> list[int]:
 
 
 def probe_cells(cfg) -> list[dict[str, Any]]:
-    """``[{family, levels, role, params, reason}]``: the run's prior-skill probes."""
+    """``[{family, levels, role, params, scoring, reason}]``: the run's prior-skill probes, scored the way
+    the config scores each family (a real model's probes need ``math``; ``exact`` would pay nothing)."""
     out = []
     drawn = set(drawn_levels(cfg))
     for spec in cfg.environments.families:
         levels = spec_levels(spec)
         if spec.role == "prior_skill":
             out.append({"family": spec.name, "levels": levels, "role": spec.role, "params": spec.params,
-                        "reason": "prior_skill family"})
+                        "scoring": spec.scoring, "reason": "prior_skill family"})
         else:
             undrawn = [lv for lv in levels if lv not in drawn]
             if undrawn:
                 out.append({"family": spec.name, "levels": undrawn, "role": spec.role, "params": spec.params,
-                            "reason": f"level never drawn by curriculum {cfg.curriculum.kind}"})
+                            "scoring": spec.scoring, "reason": f"level never drawn by curriculum {cfg.curriculum.kind}"})
     return out
 
 
 def probe_specs(cells: Sequence[Mapping[str, Any]]):
     from rl_lab.core.config import FamilySpec
 
-    return [FamilySpec(name=c["family"], role=c["role"], levels=list(c["levels"]), params=dict(c["params"]))
+    return [FamilySpec(name=c["family"], role=c["role"], levels=list(c["levels"]), params=dict(c["params"]),
+                       **({"scoring": c["scoring"]} if c.get("scoring") else {}))  # files before scoring: the default
             for c in cells]
 
 

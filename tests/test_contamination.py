@@ -48,6 +48,21 @@ def test_probe_rule_per_curriculum(tmp_path):
     assert [(c["family"], c["levels"], c["reason"]) for c in cells] == [("chain", [1, 2], "prior_skill family")]
 
 
+def test_probes_are_scored_the_way_the_config_scores_each_family(tmp_path):
+    """Found on SmolLM2 (configs/real_smollm2.yaml): probes were built without the family's scoring
+    mode, so every probe was scored with exact shapes and a real model's prior skills read 0.000."""
+    from rl_lab.environments import problem_sets
+
+    cfg = cfg_with(tmp_path, {"kind": "fixed", "levels": [1]}, [
+        {"name": "addition", "role": "trained", "levels": [1, 2], "scoring": "math"},
+        {"name": "comparison", "role": "prior_skill", "levels": [1], "scoring": "math"}])
+    cells = ct.probe_cells(cfg)
+    assert [(c["family"], c["scoring"]) for c in cells] == [("addition", "math"), ("comparison", "math")]
+    rows = problem_sets.build_problem_set(ct.probe_specs(cells), 2, seed=0)
+    prose = [f"The answer is \\boxed{{{row['answer']}}}." for row in rows]
+    assert [problem_sets.verify_completion(row, text) for row, text in zip(rows, prose, strict=True)] == [1.0] * 4
+
+
 def test_rollout_shortcuts_against_the_first_step():
     first = rollout_rows(1, {"steps": 8}, level=3)  # long worked answers
     late = [dict(r, completion=r["prompt"].split("+")[0]) for r in first[:4]] + first[4:]  # 4 copy an operand
