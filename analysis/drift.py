@@ -173,7 +173,6 @@ def drift_prompts(cfg, count: int | None = None) -> list[dict]:
     import random
 
     from rl_lab.analysis.contamination import drawn_levels
-    from rl_lab.core.config import FamilySpec
     from rl_lab.environments.problem_sets import build_problem_set
 
     count = count or cfg.analysis.drift_prompts
@@ -182,7 +181,7 @@ def drift_prompts(cfg, count: int | None = None) -> list[dict]:
     for s in cfg.environments.by_role("trained"):
         levels = [lv for lv in spec_levels(s) if lv in drawn]
         if levels:
-            specs.append(FamilySpec(name=s.name, role=s.role, levels=levels, params=s.params))
+            specs.append(s.model_copy(update={"levels": levels}))  # scoring and params kept
     cells = sum(len(s.levels) for s in specs)
     problems = build_problem_set(specs, max(1, math.ceil(count / cells)), seed=seeds.stream(seeds.DRIFT, cfg.seed))
     rows = problems.to_list()
