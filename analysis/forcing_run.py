@@ -37,7 +37,7 @@ def problems_for(cfg: Config, s: ForcingSettings):
     return build_problem_set(specs, s.problems_per_level, seed=s.seed, levels=levels)
 
 
-def _answers(cfg: Config, sampler, problems, s: ForcingSettings, force=None) -> list[dict[str, Any]]:
+def answers(cfg: Config, sampler, problems, s: ForcingSettings, force=None) -> list[dict[str, Any]]:
     from rl_lab.evaluate import eval_rows
 
     decoding = cfg.model_copy(update={"eval": cfg.eval.model_copy(update={
@@ -58,11 +58,11 @@ def forcing_for_run(run: RunDir, s: ForcingSettings) -> dict[str, Any]:
         raise RunDirError(f"the run's format taxonomy {tax.name!r} declares no way to force a format")
     problems = problems_for(cfg, s)
     base = load_sampler(ckpts[0], cfg.model.dtype)
-    rows = {BASE: _answers(cfg, base, problems, s)}
+    rows = {BASE: answers(cfg, base, problems, s)}
     for label in tax.forcing:
-        rows[f"forced {label}"] = _answers(cfg, base, problems, s, tax.forcing_for(label))
+        rows[f"forced {label}"] = answers(cfg, base, problems, s, tax.forcing_for(label))
     del base
-    rows[TUNED] = _answers(cfg, load_sampler(ckpts[last], cfg.model.dtype), problems, s)
+    rows[TUNED] = answers(cfg, load_sampler(ckpts[last], cfg.model.dtype), problems, s)
     correct = {policy: [1.0 if solved(r["reward"]) else 0.0 for r in rs] for policy, rs in rows.items()}
     cells = [f"{r['family']}/{r['difficulty']}" for r in rows[BASE]]
     by_cell = {cell: {policy: forcing.accuracy([c[i] for i in range(len(cells)) if cells[i] == cell]).to_dict()

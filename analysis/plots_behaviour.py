@@ -40,6 +40,10 @@ READING_GUIDE: dict[str, str] = {
     "forcing.png": "Accuracy per trained cell of the base as it answers, the base with every answer started in "
                    "one format (weights untouched), and the RL-tuned model; error bars = exact 95% interval. A forced "
                    "bar as high as the tuned one is a gain RL's weights were not needed for.",
+    "steering.png": "Left: accuracy of the base with strength x the steering vector added at one layer (0 = the "
+                     "base itself; error bars = exact 95% interval); right: the share of each answer format. A format "
+                     "share that follows the strength while accuracy follows it too is a behaviour the base can be "
+                     "steered into without training.",
     "shortcuts.png": "Share of rollouts flagged by each shortcut detector at each step; rising lines mean "
                      "the policy learned to repeat operands, skip work, shorten answers or game containment.",
     "curriculum_comparison.png": "Bars = mean across seeds per curriculum of prior-skill accuracy change and "
@@ -261,4 +265,27 @@ def plot_forcing(cells: Mapping[str, Mapping[str, Mapping[str, Any]]], policies:
     ax.set_ylabel("accuracy")
     ax.set_title(title or "format forcing: base, base forced into each format, RL-tuned")
     ax.legend(fontsize=7, ncol=min(4, len(policies)))
+    return fig
+
+
+def plot_steering(by_strength: Mapping[str, Mapping[str, Any]], labels: Sequence[str], title: str = "") -> Figure:
+    """Left: accuracy against steering strength (exact 95% interval); right: the share of each format."""
+    fig, (left, right) = _figure(1, 2, figsize=(9.5, 3.6))
+    xs = [float(k) for k in by_strength]
+    acc = [by_strength[k]["accuracy"] for k in by_strength]
+    left.errorbar(xs, [a["value"] for a in acc], yerr=[[a["value"] - a["low"] for a in acc],
+                                                       [a["high"] - a["value"] for a in acc]], marker="o", capsize=3)
+    left.set_xlabel("strength")
+    left.set_ylabel("accuracy")
+    left.set_ylim(0, 1.05)
+    left.axvline(0, color="grey", lw=0.8, ls=":")
+    colors = format_colors(labels)
+    for label in labels:
+        right.plot(xs, [by_strength[k]["format_shares"].get(label, 0.0) for k in by_strength], marker=".",
+                   label=label, color=colors.get(label))
+    right.set_xlabel("strength")
+    right.set_ylabel("share of answers")
+    right.set_ylim(0, 1.05)
+    right.legend(fontsize=7)
+    fig.suptitle(title or "activation steering")
     return fig

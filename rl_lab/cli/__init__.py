@@ -28,6 +28,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str, str]] = {
         "rl_lab.cli.analyze", "add_arguments_forcing", "run_forcing",
         "share of RL's gain that forcing a format in the base recovers",
     ),
+    ("analyze", "steering"): (
+        "rl_lab.cli.analyze", "add_arguments_steering", "run_steering",
+        "accuracy and formats of the base steered by an activation vector",
+    ),
     ("analyze", "contamination"): (
         "rl_lab.cli.analyze", "add_arguments_contamination", "run_contamination", "prior-skill change and shortcuts",
     ),

@@ -173,3 +173,67 @@ def run_forcing(args: argparse.Namespace) -> int:
                   f"[{si['low']:.2f}, {si['high']:.2f}] on {head['problems']} held-out problems")
     print(f"wrote {out.written}")
     return 0
+
+
+# =========================================================================== steering
+def add_arguments_steering(parser: argparse.ArgumentParser) -> None:
+    add_run_or_sweep_argument(parser, "checkpoints/step_0")
+    parser.add_argument("--contrast", required=True, metavar="TOWARDS:AWAY",
+                        help="two formats of the run's taxonomy, e.g. steps:terse (controlled) or boxed:bare_number: "
+                             "the vector points from the base's answers forced into AWAY to those forced into TOWARDS")
+    parser.add_argument("--strengths", default="-1,0,0.5,1,2",
+                        help="comma-separated multiples of the vector to add (0 = the base); default -1,0,0.5,1,2")
+    parser.add_argument("--layer", type=int, default=None, help="decoder layer (0-based; default: the middle one)")
+    parser.add_argument("--problems-per-level", type=positive_int, default=None,
+                        help="problems per trained family x level, half build the vector, half measure "
+                             "(default: eval.problems_per_level)")
+    parser.add_argument("--temperature", type=finite_float(0.0), default=None,
+                        help="decoding: 0 = greedy (default: eval.temperature)")
+    add_threads_argument(parser)
+
+
+def _strengths(text: str) -> tuple[float, ...]:
+    import math
+
+    from rl_lab.core.errors import InputError
+
+    try:
+        values = tuple(float(x) for x in text.split(",") if x.strip())
+    except ValueError:
+        raise InputError(f"--strengths: {text!r} is not a comma-separated list of numbers (e.g. -1,0,1,2)") from None
+    if not values or not all(math.isfinite(v) for v in values):
+        raise InputError(f"--strengths: {text!r} needs at least one finite number")
+    return values
+
+
+def run_steering(args: argparse.Namespace) -> int:
+    from rl_lab.analysis.settings import forcing_settings
+    from rl_lab.analysis.steering_run import SteeringSettings, analyze_steering
+    from rl_lab.core.errors import InputError
+    from rl_lab.core.rundir import resolve
+
+    towards, sep, away = args.contrast.partition(":")
+    if not sep or not towards or not away or towards == away:
+        raise InputError(f"--contrast: {args.contrast!r} must name two different formats as TOWARDS:AWAY, "
+                         "e.g. steps:terse")
+    if args.layer is not None and args.layer < 0:
+        raise InputError(f"--layer: must be >= 0, got {args.layer}")
+    strengths = _strengths(args.strengths)
+
+    def settings_for(cfg):
+        return SteeringSettings((towards, away), strengths, args.layer,
+                                forcing_settings(cfg, args.problems_per_level, args.temperature))
+
+    resolved = resolve(args.path)
+    apply_run_determinism(resolved.runs[0])
+    apply_threads(args.threads)
+    out = analyze_steering(resolved, settings_for)
+    print_skipped(out.skipped)
+    for run, p in out.per_run:
+        print(f"{run.name}: layer {p['layer']}, vector {p['vector']}")
+        for k, v in p["by_strength"].items():
+            a = v["accuracy"]
+            shares = ", ".join(f"{f} {x:.2f}" for f, x in v["format_shares"].items() if x)
+            print(f"  strength {k:>5}: accuracy {a['value']:.3f} [{a['low']:.3f}, {a['high']:.3f}]; {shares}")
+    print(f"wrote {out.written}")
+    return 0

@@ -90,6 +90,11 @@ def analysis_file(root: Path, name: str) -> Path:
     return Path(root) / ANALYSIS / f"{name}.json"
 
 
+def steering_vector_file(root: Path, name: str) -> Path:
+    """``<root>/analysis/<name>.safetensors``: a steering vector an analysis computed (rl_lab.core.steering)."""
+    return Path(root) / ANALYSIS / f"{name}.safetensors"
+
+
 def write_analysis(root: Path, name: str, payload: dict[str, Any]) -> Path:
     """``<root>/analysis/<name>.json``, atomically (root: a run dir or a sweep dir)."""
     return atomic_write_json(analysis_file(root, name), payload)

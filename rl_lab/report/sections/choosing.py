@@ -32,6 +32,10 @@ def build(ctx: Context) -> Section:
     sec = Section(KEY, TITLE, LEAD)
     root = ctx.open_section(sec, "forcing", f"rl-lab analyze forcing {ctx.root}", record=ctx.kind == "run")
     if root.payload is None:
+        steering_card(ctx, sec)
+        if sec.blocks:  # steering ran, forcing did not: show what there is, and say what is missing
+            sec.findings.append(Finding("missing", "choosing", f"Format forcing was not run: {sec.reason}."))
+            sec.reason = None
         return sec
     found = ctx.per_run("forcing", root)
     if ctx.kind == "sweep":
@@ -56,6 +60,7 @@ def build(ctx: Context) -> Section:
             sec.blocks.append(figure("Accuracy per trained cell", plots_behaviour.plot_forcing(
                 first.get("by_cell") or {}, policies, title=found[0].run.label),
                 plots_behaviour.READING_GUIDE["forcing.png"]))
+    steering_card(ctx, sec)
     measured = [t for k, t in texts if k == "observed"]
     if measured:
         sec.findings.append(Finding("observed", "choosing", "Share of RL's pass@1 gain that choosing the best format "
@@ -70,3 +75,26 @@ def build(ctx: Context) -> Section:
                                     "format in most cases (the model left the format after its opening): "
                                     + "; ".join(low) + "."))
     return sec
+
+
+def steering_card(ctx: Context, sec: Section) -> None:
+    """Each run's analysis/steering.json, if ``rl-lab analyze steering`` ran: accuracy and the formats
+    of the base against steering strength."""
+    rows = []
+    for r in ctx.runs:
+        payload = ctx.analysis("steering", r.info.path).payload
+        if not payload:
+            continue
+        towards = (payload.get("contrast") or {}).get("towards", "?")
+        away = (payload.get("contrast") or {}).get("away_from", "?")
+        for strength, v in (payload.get("by_strength") or {}).items():
+            shares = v.get("format_shares") or {}
+            top = max(shares, key=shares.get) if shares else "–"
+            rows.append([r.label, f"{towards} − {away}, layer {payload.get('layer')}", strength,
+                         fmt_ci(estimate(v.get("accuracy")), "pct"), f"{top} {fmt_pct(shares.get(top), 0)}",
+                         fmt_pct(shares.get(towards), 0)])
+    if rows:
+        sec.blocks.append(Card("Activation steering of the base (rl-lab analyze steering)", table(
+            ["run", "vector", "strength", "accuracy [95%]", "most common format", "share in the steered-to format"],
+            rows, numeric_from=2, caption="The vector is built on half of the problems from the base's own answers "
+                                          "forced into each format; accuracy is measured on the other half.")))
