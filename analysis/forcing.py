@@ -10,8 +10,8 @@ one format (``rl_lab.core.forcing``), and the RL-tuned model.
 
 The share's interval is a paired percentile bootstrap over problems (one resample draws the same
 problems for all three policies). It is reported only when RL's gain is distinguishable from 0
-(its own 95% interval excludes 0): a share of a gain that may be nothing is undefined, and the
-record says so instead of printing a number. A share above 1 means forcing alone did better than
+and positive (its own 95% interval lies above 0): a share of a gain that may be nothing, or of a
+loss, is undefined, and the record says so instead of printing a number. A share above 1 means forcing alone did better than
 RL; below 0, forcing hurt.
 
 Choosing the best format on the problems it is then scored on flatters it (a winner's curse over
@@ -62,6 +62,11 @@ def share_recovered(base: Sequence[float], forced: Sequence[float], tuned: Seque
     if gain.low <= 0 <= gain.high:
         out["why_no_share"] = (f"RL's gain {gain.value:+.3f} has a 95% interval [{gain.low:+.3f}, {gain.high:+.3f}] "
                                "that includes 0: the share of it is undefined")
+        return out
+    if gain.high < 0:
+        out["why_no_share"] = (f"RL lost accuracy ({gain.value:+.3f}, 95% interval [{gain.low:+.3f}, {gain.high:+.3f}]): "
+                               f"there is no gain to recover; forcing changed accuracy by {recovered.value:+.3f} "
+                               f"[{recovered.low:+.3f}, {recovered.high:+.3f}]")
         return out
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(b), size=(resamples, len(b)))

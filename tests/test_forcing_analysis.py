@@ -41,6 +41,14 @@ def test_no_share_of_a_gain_indistinguishable_from_zero():
         forcing.share_recovered([1.0], [1.0, 0.0], [1.0])
 
 
+def test_no_share_of_a_loss():
+    """Hard-only RL in the quickstart lost accuracy on its own levels: a 'share' of a loss (it printed
+    -0.58 [-2.00, 0.00]) means nothing; the record says RL lost and what forcing did instead."""
+    base, tuned, forced = [1.0] * 30 + [0.0] * 50, [1.0] * 10 + [0.0] * 70, [1.0] * 40 + [0.0] * 40
+    out = forcing.share_recovered(base, forced, tuned)
+    assert out["share"] is None and "lost accuracy" in out["why_no_share"] and "+0.125" in out["why_no_share"]
+
+
 def test_best_format_is_chosen_on_the_picking_half_only():
     forced = {"terse": [1, 0, 1, 0], "steps": [0, 1, 0, 1]}  # terse wins the even problems, steps the odd ones
     pick, measure = forcing.halves(4)
