@@ -229,6 +229,22 @@ def test_sft_draws_the_problems_grpo_draws_step_by_step(micro_model, tmp_path):
     assert list(sft) == [i for block in sft_steps for i in block]
 
 
+def test_sft_with_lora_on_named_modules_changes_only_those_at_rank_r(micro_model, tmp_path):
+    import torch
+
+    from rl_lab.train import run_training
+
+    cfg = validate_config(raw_config(micro_model, tmp_path, method="sft", steps=2, save_steps=[],
+                                     peft={"r": 1, "alpha": 4, "target_modules": ["q_proj", "down_proj"]}))
+    run_training(cfg)
+    base = weights(cfg.train_dir / "checkpoints" / "step_0")
+    tuned = weights(cfg.train_dir / "checkpoints" / "step_2")
+    assert base.keys() == tuned.keys()
+    changed = {k for k in base if not torch.equal(base[k], tuned[k])}
+    assert changed == {k for k in base if re.search(r"\.(q_proj|down_proj)\.weight$", k)}
+    assert all(int(torch.linalg.matrix_rank(tuned[k] - base[k])) == 1 for k in changed)
+
+
 # --------------------------------------------------------------------------- config
 def write_yaml(path: Path, raw: dict) -> Path:
     path.write_text(yaml.safe_dump(raw))
