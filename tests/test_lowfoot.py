@@ -170,6 +170,24 @@ def test_sft_run_dir_has_the_run_contract_and_the_update_analysis_reads_it(sft_r
     assert run.analysis_file("updates").is_file()
 
 
+def test_sft_resume_from_checkpoint_matches_the_uninterrupted_run(sft_run, micro_model, tmp_path):
+    from rl_lab.train import run_training
+    from rl_lab.train.callbacks import InjectedFailure
+
+    reference_cfg, _ = sft_run
+    raw = raw_config(micro_model, tmp_path, method="sft", steps=8, save_steps=[4])
+    raw["debug"] = {"fail_at_step": 6}
+    cfg = validate_config(raw)
+    with pytest.raises(InjectedFailure):
+        run_training(cfg)
+    final = run_training(cfg, resume=True)
+    assert final["step"] == 8 and final["resumed_from"] == 4
+    assert [r["step"] for r in read_jsonl(cfg.train_dir / "metrics.jsonl")] == list(range(1, 9))
+    reference = weights(reference_cfg.train_dir / "checkpoints" / "step_8")
+    resumed = weights(cfg.train_dir / "checkpoints" / "step_8")
+    assert all((reference[k] == resumed[k]).all() for k in reference)  # same rows, same optimizer state
+
+
 def _solution_loss(checkpoint: Path, prompts: list[str], completions: list[str]) -> float:
     """Mean NLL per completion token (eos included), as SFTTrainer trains it."""
     import torch
