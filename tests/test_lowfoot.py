@@ -292,6 +292,19 @@ def test_config_errors_exit_2_naming_the_field(micro_model, tmp_path, capsys, ov
     assert not out.exists()
 
 
+def test_lora_without_peft_installed_exits_2_naming_the_fix(micro_model, tmp_path, capsys, monkeypatch):
+    from rl_lab.cli import main
+    from rl_lab.train import trl_args
+
+    monkeypatch.setattr(trl_args.importlib.util, "find_spec", lambda name: None)  # as if peft were absent
+    out = tmp_path / "out"
+    config = write_yaml(tmp_path / "c.yaml", raw_config(micro_model, out))
+    assert main(["train", str(config), "train.peft.r=4"]) == 2
+    err = capsys.readouterr().err
+    assert "train.peft" in err and "pip install" in err
+    assert not out.exists()
+
+
 def test_sweep_grid_varies_peft_as_a_section_or_a_dotted_key(micro_model, tmp_path):
     from rl_lab.sweep.grid import validate_grid
 

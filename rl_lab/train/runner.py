@@ -121,6 +121,7 @@ def run_training(
     model, tokenizer = load_model_and_tokenizer(cfg.base_model_path, cfg.model.dtype)
     check_prompt_support(cfg.prompt, tokenizer, str(cfg.base_model_path))
     lora.check_targets(model, cfg.train.peft)
+    peft_config = lora.lora_config(cfg.train.peft)  # built before the first write: it can refuse
     data = pool
     if cfg.train.method == "sft":
         from rl_lab.train.sft import sft_rows
@@ -141,7 +142,7 @@ def run_training(
             run.rewind(point.step)
         atomic_write_yaml(run.config_file, cfg.to_dict())
         atomic_write_json(run.environment_file, determinism.describe())
-        return _train(cfg, run, point, resume, (data, curriculum, model, tokenizer, args), reporter)
+        return _train(cfg, run, point, resume, (data, curriculum, model, tokenizer, args, peft_config), reporter)
 
 
 def _trainer_args(cfg: Config, run_path: Path):
@@ -177,7 +178,7 @@ def _train(cfg: Config, run: RunDir, point: ResumePoint, resume: bool, built: tu
     from rl_lab.train.trl_args import tracker_environment
 
     os.environ.update(tracker_environment(cfg, run.path))  # read by the trackers when the trainer starts them
-    data, curriculum, model, tokenizer, args = built
+    _data, curriculum, _model, tokenizer, _args, _peft = built
     total, start = cfg.train.steps, point.step
     buffer = RolloutBuffer()
     rollouts = cfg.train.rollouts_per_step if cfg.train.method == "grpo" else 0  # SFT samples nothing
@@ -190,7 +191,7 @@ def _train(cfg: Config, run: RunDir, point: ResumePoint, resume: bool, built: tu
                            cfg.train.save_bf16_copy),
         stop,  # last: a stop request adds a save to the step's end
     ]
-    trainer = _build_trainer(cfg, (data, curriculum, model, tokenizer, args), buffer, callbacks)
+    trainer = _build_trainer(cfg, built, buffer, callbacks)
     t0 = time.time()
     try:
         with stop.installed():
@@ -220,10 +221,7 @@ def _train(cfg: Config, run: RunDir, point: ResumePoint, resume: bool, built: tu
 
 def _build_trainer(cfg: Config, built: tuple, buffer, callbacks: list):
     """TRL's trainer for ``train.method``, with LoRA (``train.peft``) through its ``peft_config``."""
-    from rl_lab.train import lora
-
-    data, curriculum, model, tokenizer, args = built
-    peft_config = lora.lora_config(cfg.train.peft)
+    data, curriculum, model, tokenizer, args, peft_config = built
     if cfg.train.method == "sft":
         from rl_lab.train.sft import prompts_per_step
         from rl_lab.train.trainer import CurriculumSFTTrainer
