@@ -8,8 +8,10 @@ worked solutions). Per arm:
 * ``changed_share``: share of the model's parameters whose value differs between step 0 and the last step,
   from the update analysis (``analysis.updates``; criteria ``exact`` and ``tol`` = |delta| > 1e-5);
 * ``seconds_per_step``: ``trainer.train()`` wall time / steps (the run's own ``train_seconds``), and
-  ``step_time_ratio``: that over the full-GRPO arm's, measured in the same process. GRPO steps include
-  generation, whose cost follows the completion lengths each arm's policy produces (``mean_length``).
+  ``step_time_ratio``: that over the full-GRPO arm's, measured in the same process; for the GRPO arms
+  also ``median_step_time`` (TRL's ``step_time`` metric) and its ratio. GRPO steps include generation,
+  whose cost follows the completion lengths each arm's policy produces (``mean_length``); on a shared
+  machine one run per arm is noisy: read the ratios with the load in mind.
 
     python -m bench lowfoot                                    # base: runs/quickstart/base/model
     python -m bench.lowfoot --base PATH --steps 30
@@ -18,6 +20,7 @@ worked solutions). Per arm:
 from __future__ import annotations
 
 import argparse
+import statistics
 import tempfile
 from pathlib import Path
 from typing import Any
@@ -85,6 +88,9 @@ def main(base: str | None = None, steps: int = 20, seed: int = 0) -> dict[str, A
                 "changed_share": {c: upd["share"][c] for c in ("exact", "tol")},
                 "mean_rank_share": upd["rank"]["mean_share"] if upd.get("rank") else None,
                 "seconds_per_step": final["train_seconds"] / steps,
+                # TRL's own per-step wall time (GRPO only): no checkpoint writes, median against load spikes
+                "median_step_time": (statistics.median(r["step_time"] for r in rows if "step_time" in r)
+                                     if any("step_time" in r for r in rows) else None),
                 "mean_length": (sum(r.get("completions/mean_length", 0.0) for r in rows) / len(rows)
                                 if cfg.train.method == "grpo" else None),
                 "last_reward": final.get("reward"), "last_loss": final.get("loss"),
@@ -92,16 +98,20 @@ def main(base: str | None = None, steps: int = 20, seed: int = 0) -> dict[str, A
             print(f"  {name:>8}: trained {trainable:,} / {total:,}, changed (exact) "
                   f"{arms[name]['changed_share']['exact']:.4f}, {arms[name]['seconds_per_step']:.3f} s/step",
                   flush=True)
-    full = arms["full"]["seconds_per_step"]
+    full, full_median = arms["full"]["seconds_per_step"], arms["full"]["median_step_time"]
     for values in arms.values():
         values["step_time_ratio"] = values["seconds_per_step"] / full
+        median = values["median_step_time"]
+        values["median_step_time_ratio"] = median / full_median if median is not None and full_median else None
     result = {"base": str(base_path), "steps": steps, "seed": seed, "config": "configs/quickstart.yaml train.*",
               "arms": arms}
     atomic_write_json(RESULTS, result)
-    print("arm       trained     changed(exact)  changed(tol)  step-time ratio vs full")
+    print("arm       trained     changed(exact)  changed(tol)  step-time ratio vs full (mean, median)")
     for name, v in arms.items():
+        med = v["median_step_time_ratio"]
         print(f"{name:<9} {v['trained_share']:>8.4f}   {v['changed_share']['exact']:>10.4f}   "
-              f"{v['changed_share']['tol']:>10.4f}   {v['step_time_ratio']:>6.2f}")
+              f"{v['changed_share']['tol']:>10.4f}   {v['step_time_ratio']:>6.2f}  "
+              f"{'-' if med is None else f'{med:.2f}'}")
     return result
 
 
