@@ -89,6 +89,8 @@ def check_config(cfg: Config) -> Config:
     for key in cfg.pretrain.format_mixture:
         if key not in formats.FORMATS:
             errors.append(f"pretrain.format_mixture: unknown format {key!r}; allowed: {list(formats.FORMATS)}")
+    if cfg.train.sft_format not in formats.FORMATS:
+        errors.append(f"train.sft_format: unknown format {cfg.train.sft_format!r}; allowed: {list(formats.FORMATS)}")
     if not errors:
         trained = trained_levels(cfg)
         cur = cfg.curriculum

@@ -9,7 +9,9 @@ Columns of a problem set (one row per problem):
 - ``metadata``: a JSON string of the problem's metadata, plus two reserved keys:
   ``scoring`` (the spec's scoring mode: how the row is verified) and, when the spec has
   params, ``family_params``, so a row alone can rebuild its family and verify
-  (TRL hands reward functions the columns, not the config).
+  (TRL hands reward functions the columns, not the config);
+- ``work``: a JSON list of the intermediate results the ``steps`` format writes (empty for
+  families without worked steps), so a row alone renders its correct solution (``render_solution``).
 """
 
 from __future__ import annotations
@@ -24,13 +26,13 @@ from collections.abc import Mapping, Sequence
 from typing import Any
 
 from rl_lab.environments.answers import NOTHING, Reading
-from rl_lab.environments.base import Family
+from rl_lab.environments.base import Family, Problem
 from rl_lab.environments.registry import get_family
 from rl_lab.environments.scoring import EXACT, SCORING_KEY, scoring_of
 
 log = logging.getLogger(__name__)
 PARAMS_KEY = "family_params"  # reserved metadata key: the family's params, for verification
-COLUMNS = ("prompt", "question", "answer", "family", "difficulty", "role", "metadata")
+COLUMNS = ("prompt", "question", "answer", "family", "difficulty", "role", "metadata", "work")
 TRIES_PER_PROBLEM = 20  # redraws allowed per requested problem before accepting duplicates
 
 
@@ -108,6 +110,7 @@ def _cell_rows(family: Family, name: str, level: int, role: str, params: dict[st
         row = {
             "prompt": problem.prompt, "question": problem.question, "answer": problem.answer,
             "family": name, "difficulty": level, "role": role, "metadata": json.dumps(metadata, sort_keys=True),
+            "work": json.dumps(list(problem.work)),  # what the steps format writes: the SFT arm renders from it
         }
         if row["prompt"] in seen:
             if len(duplicates) < per_level:
@@ -143,6 +146,17 @@ def _row_family(row_or_fields: Mapping[str, Any]) -> tuple[Family, dict[str, Any
 def row_family(row_or_fields: Mapping[str, Any]) -> Family:
     """The family instance a problem-set row belongs to (its params come from the row's metadata)."""
     return _row_family(row_or_fields)[0]
+
+
+def render_solution(row: Mapping[str, Any], fmt: str) -> str:
+    """The correct completion of a problem-set row written in answer format ``fmt`` (the family's own
+    renderer, as in the pretraining corpus). Raises ValueError for an unknown format or an answer the
+    format cannot write."""
+    family, metadata = _row_family(row)
+    work = tuple(json.loads(row.get("work") or "[]"))
+    problem = Problem(str(row["family"]), int(row["difficulty"]), str(row["question"]), str(row["answer"]),
+                      work, metadata)
+    return family.render(problem, fmt)
 
 
 def verify_completion(row_or_fields: Mapping[str, Any], completion: object) -> float:

@@ -20,7 +20,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str, str]] = {
     ("data", "build"): ("rl_lab.cli.data", "add_arguments", "run", "generate a config's problem sets and save them"),
     ("eval",): ("rl_lab.cli.evaluate", "add_arguments", "run", "accuracy per family x difficulty and format shares"),
     ("eval", "passk"): ("rl_lab.cli.passk", "add_arguments", "run", "pass@k curves of several models"),
-    ("train",): ("rl_lab.cli.train", "add_arguments", "run", "GRPO/RLVR training on TRL with a difficulty curriculum"),
+    ("train",): ("rl_lab.cli.train", "add_arguments", "run", "GRPO/RLVR (or SFT, LoRA) training on TRL with a difficulty curriculum"),
     ("sweep",): ("rl_lab.cli.sweep", "add_arguments", "run", "a Ray Tune sweep over seeds x curricula x any key"),
     ("analyze", "updates"): ("rl_lab.cli.updates", "add_arguments", "run", "parameter-update sparsity, rank, seed overlap"),
     ("analyze", "formats"): ("rl_lab.cli.analyze", "add_arguments_formats", "run_formats", "format-collapse curves"),

@@ -1,4 +1,4 @@
-"""``rl-lab train CONFIG [--resume] [overrides...]``: GRPO on TRL into a run directory (see rl_lab.train)."""
+"""``rl-lab train CONFIG [--resume] [overrides...]``: GRPO (or SFT: train.method; LoRA: train.peft) on TRL into a run directory (see rl_lab.train)."""
 
 from __future__ import annotations
 

@@ -232,7 +232,37 @@ class CurriculumConfig(Strict):
         return self
 
 
+class PeftSpec(Strict):
+    """A low-footprint parameterisation of the trained weights, built with PEFT (null section: full fine-tuning)."""
+
+    method: Literal["lora"] = Field("lora", description="lora: PEFT's LoraConfig through TRL's peft_config")
+    r: int = Field(8, ge=1, le=4096, description="LoRA rank")
+    alpha: float = Field(16.0, gt=0, description="LoRA scaling numerator (update = alpha / r * B A)")
+    dropout: float = Field(0.0, ge=0, lt=1, description="dropout on the LoRA input")
+    target_modules: str | list[str] = Field(
+        "all-linear",
+        description="'all-linear' (every linear layer but the output layer), or module names (suffixes, e.g. "
+                    "[q_proj, v_proj]); a name the model lacks is a config error",
+    )
+
+    @field_validator("target_modules")
+    @classmethod
+    def _targets(cls, value: str | list[str]) -> str | list[str]:
+        if isinstance(value, list) and (not value or not all(isinstance(v, str) and v.strip() for v in value)):
+            raise ValueError("must be 'all-linear' or a non-empty list of module names")
+        if isinstance(value, str) and value != "all-linear":
+            raise ValueError(f"{value!r}: a string must be 'all-linear'; list module names as [q_proj, v_proj]")
+        return value
+
+
 class TrainConfig(Strict):
+    method: Literal["grpo", "sft"] = Field(
+        "grpo",
+        description="grpo: TRL GRPOTrainer with the verifier's reward; sft: TRL SFTTrainer on the same problems' "
+                    "correct solutions in train.sft_format (same steps, same curriculum draws)",
+    )
+    peft: PeftSpec | None = Field(None, description="null: full fine-tuning; {method: lora, r: 8, ...}: LoRA (PEFT)")
+    sft_format: str = Field("steps", description="sft: the answer format its worked solutions are written in")
     base_model: str | None = Field(None, description="checkpoint RL starts from (null: <output_dir>/base/model)")
     steps: int = Field(40, ge=1, le=MAX_STEPS, description="optimizer steps (TRL max_steps)")
     learning_rate: float = Field(1e-4, gt=0, lt=1)
@@ -445,6 +475,9 @@ class Config(Strict):
     def _cross_section(self) -> Config:
         if not self.environments.by_role("trained"):
             raise ValueError("environments.families: at least one family needs role 'trained'")
+        if self.train.method == "sft" and self.curriculum.kind == "adaptive":
+            raise ValueError("curriculum.kind: 'adaptive' follows rollout pass rates, which train.method=sft does "
+                             "not produce; use fixed, easy_to_hard or hard_only with sft")
         # levels of the curriculum and of difficulty_weights: checked against the families in rl_lab.config
         if self.pretrain.family_weights is not None:
             names = [s.name for s in self.environments.families]

@@ -87,8 +87,10 @@ def write_bf16_copy(model, tokenizer, dest: Path) -> Path:
     import torch
 
     from rl_lab.core.models import save_checkpoint
+    from rl_lab.train.lora import plain_model
 
-    low = copy.deepcopy(model).to(torch.bfloat16)
+    plain = plain_model(model)  # a LoRA model: its merged weights (already a copy)
+    low = (plain if plain is not model else copy.deepcopy(model)).to(torch.bfloat16)
     return save_checkpoint(low, tokenizer, dest)
 
 
@@ -118,12 +120,16 @@ class CheckpointCallback(TrainerCallback):
 
     def on_train_begin(self, args, state, control, model=None, **kwargs):
         from rl_lab.core.models import save_checkpoint
+        from rl_lab.train.lora import is_peft, plain_model
 
         self.model = model
         base = self.run.checkpoint_dir(0)
         if state.global_step == 0 and not base.exists() and state.is_world_process_zero:
-            save_checkpoint(model, self.tokenizer, base,
+            # a LoRA model: the merged weights (= the base, B is zero), then its initial adapter beside them
+            save_checkpoint(plain_model(model), self.tokenizer, base,
                             extra_files={CURRICULUM_STATE: self.curriculum.state_dict()})
+            if is_peft(model):
+                model.save_pretrained(str(base))
             if self.bf16_copy:
                 write_bf16_copy(model, self.tokenizer, base / "bf16")
 

@@ -1,4 +1,4 @@
-"""``run_training``: one GRPO run from a base checkpoint into a run directory, resumable.
+"""``run_training``: one GRPO (or SFT, ``train.method``) run from a base checkpoint into a run directory, resumable.
 
 Order of work, so that bad input never leaves a half-written run dir and a run dir never
 has two writers: (1) check every input (config against the run's, base checkpoint loaded
@@ -101,8 +101,9 @@ def run_training(
     from rl_lab.core.checkpoints import validate_checkpoint
     from rl_lab.core.models import load_model_and_tokenizer
     from rl_lab.prompting import check_prompt_support
+    from rl_lab.train import lora
     from rl_lab.train.curriculum import build_curriculum
-    from rl_lab.train.trl_args import check_rollout_backend, grpo_config_kwargs
+    from rl_lab.train.trl_args import check_rollout_backend
 
     run = RunDir(Path(run_dir or cfg.train_dir))
     total = cfg.train.steps
@@ -119,10 +120,14 @@ def run_training(
     curriculum = build_curriculum(cfg.curriculum, pool["difficulty"], total)
     model, tokenizer = load_model_and_tokenizer(cfg.base_model_path, cfg.model.dtype)
     check_prompt_support(cfg.prompt, tokenizer, str(cfg.base_model_path))
+    lora.check_targets(model, cfg.train.peft)
+    peft_config = lora.lora_config(cfg.train.peft)  # built before the first write: it can refuse
+    data = pool
+    if cfg.train.method == "sft":
+        from rl_lab.train.sft import sft_rows
 
-    from trl import GRPOConfig
-
-    args = GRPOConfig(**grpo_config_kwargs(cfg, run.path))
+        data = sft_rows(pool, cfg.train.sft_format)
+    args = _trainer_args(cfg, run.path)
 
     # ---- writes start here, under the run dir's lock
     with _writer(run):
@@ -137,7 +142,22 @@ def run_training(
             run.rewind(point.step)
         atomic_write_yaml(run.config_file, cfg.to_dict())
         atomic_write_json(run.environment_file, determinism.describe())
-        return _train(cfg, run, point, resume, (pool, curriculum, model, tokenizer, args), reporter)
+        return _train(cfg, run, point, resume, (data, curriculum, model, tokenizer, args, peft_config), reporter)
+
+
+def _trainer_args(cfg: Config, run_path: Path):
+    """``trl.GRPOConfig`` or ``trl.SFTConfig`` for ``train.method``."""
+    if cfg.train.method == "sft":
+        from trl import SFTConfig
+
+        from rl_lab.train.sft import sft_config_kwargs
+
+        return SFTConfig(**sft_config_kwargs(cfg, run_path))
+    from trl import GRPOConfig
+
+    from rl_lab.train.trl_args import grpo_config_kwargs
+
+    return GRPOConfig(**grpo_config_kwargs(cfg, run_path))
 
 
 def _writer(run: RunDir):
@@ -153,21 +173,16 @@ def _writer(run: RunDir):
 def _train(cfg: Config, run: RunDir, point: ResumePoint, resume: bool, built: tuple,
            reporter: Callable[[dict[str, Any]], None] | None) -> dict[str, Any]:
     """Train from ``point`` with the objects checked before the lock was taken (``built``)."""
-    from rl_lab.environments.config_checks import taxonomy_of
     from rl_lab.train.callbacks import CheckpointCallback, FailAtStep, RunRecorder
-    from rl_lab.train.rewards import RolloutBuffer, VerifierReward, reward_functions
-    from rl_lab.train.trainer import CurriculumGRPOTrainer
+    from rl_lab.train.rewards import RolloutBuffer
     from rl_lab.train.trl_args import tracker_environment
 
     os.environ.update(tracker_environment(cfg, run.path))  # read by the trackers when the trainer starts them
-    pool, curriculum, model, tokenizer, args = built
+    _data, curriculum, _model, tokenizer, _args, _peft = built
     total, start = cfg.train.steps, point.step
     buffer = RolloutBuffer()
-    verifier = VerifierReward(curriculum=curriculum, buffer=buffer, format_weight=cfg.train.format_reward,
-                              taxonomy=taxonomy_of(cfg))
-    funcs, _weights = reward_functions(verifier, cfg.train.format_reward)
-    recorder = RunRecorder(run, total, buffer, cfg.train.rollouts_per_step, cfg.seed, reporter,
-                           start_step=start, resumed=resume)
+    rollouts = cfg.train.rollouts_per_step if cfg.train.method == "grpo" else 0  # SFT samples nothing
+    recorder = RunRecorder(run, total, buffer, rollouts, cfg.seed, reporter, start_step=start, resumed=resume)
     stop = StopOnSignal()
     callbacks = [
         FailAtStep(run, cfg.debug.fail_at_step),
@@ -176,10 +191,7 @@ def _train(cfg: Config, run: RunDir, point: ResumePoint, resume: bool, built: tu
                            cfg.train.save_bf16_copy),
         stop,  # last: a stop request adds a save to the step's end
     ]
-    trainer = CurriculumGRPOTrainer(
-        model=model, reward_funcs=funcs, args=args, train_dataset=pool,
-        processing_class=tokenizer, callbacks=callbacks, curriculum=curriculum, verifier=verifier,
-    )
+    trainer = _build_trainer(cfg, built, buffer, callbacks)
     t0 = time.time()
     try:
         with stop.installed():
@@ -205,3 +217,27 @@ def _train(cfg: Config, run: RunDir, point: ResumePoint, resume: bool, built: tu
                              f"step_{last.step if last else 0}; continue with --resume", stop.signum)
     run.write_status("done", step, total, last_checkpoint=step, **extra)
     return _final_metrics(run, extra)
+
+
+def _build_trainer(cfg: Config, built: tuple, buffer, callbacks: list):
+    """TRL's trainer for ``train.method``, with LoRA (``train.peft``) through its ``peft_config``."""
+    data, curriculum, model, tokenizer, args, peft_config = built
+    if cfg.train.method == "sft":
+        from rl_lab.train.sft import prompts_per_step
+        from rl_lab.train.trainer import CurriculumSFTTrainer
+
+        return CurriculumSFTTrainer(
+            model=model, args=args, train_dataset=data, processing_class=tokenizer, callbacks=callbacks,
+            peft_config=peft_config, curriculum=curriculum, prompts_per_step=prompts_per_step(cfg),
+        )
+    from rl_lab.environments.config_checks import taxonomy_of
+    from rl_lab.train.rewards import VerifierReward, reward_functions
+    from rl_lab.train.trainer import CurriculumGRPOTrainer
+
+    verifier = VerifierReward(curriculum=curriculum, buffer=buffer, format_weight=cfg.train.format_reward,
+                              taxonomy=taxonomy_of(cfg))
+    funcs, _weights = reward_functions(verifier, cfg.train.format_reward)
+    return CurriculumGRPOTrainer(
+        model=model, reward_funcs=funcs, args=args, train_dataset=data, processing_class=tokenizer,
+        callbacks=callbacks, peft_config=peft_config, curriculum=curriculum, verifier=verifier,
+    )

@@ -22,6 +22,7 @@ from typing import Any
 from rl_lab.core.config import Config
 from rl_lab.core.errors import ConfigError
 from rl_lab.train.rewards import reward_weights
+from rl_lab.train.sft import SFT_OWNED
 
 
 def grpo_config_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
@@ -139,19 +140,26 @@ def check_trl_options(cfg: Config) -> None:
         if importlib.util.find_spec(TRACKER_PACKAGES[tracker]) is None:
             errors.append(f"train.report_to: {tracker!r} needs the {TRACKER_PACKAGES[tracker]} package, which is "
                           f"not installed (pip install {TRACKER_PACKAGES[tracker]})")
+    if cfg.train.peft is not None and importlib.util.find_spec("peft") is None:
+        errors.append("train.peft: LoRA needs the peft package, which is not installed "
+                      "(pip install 'rl-lab[peft]'); or set train.peft=null for full fine-tuning")
     if cfg.train.trl:
-        from trl import GRPOConfig
+        from trl import GRPOConfig, SFTConfig
 
-        fields = {f.name for f in dataclasses.fields(GRPOConfig) if f.init}
-        hints = typing.get_type_hints(GRPOConfig)
+        # train.method picks the trainer, so the config class its pass-through keys are checked against
+        trl_config = SFTConfig if cfg.train.method == "sft" else GRPOConfig
+        owned = {**OWNED, **dict.fromkeys(SFT_OWNED)} if cfg.train.method == "sft" else OWNED
+        name = trl_config.__name__
+        fields = {f.name for f in dataclasses.fields(trl_config) if f.init}
+        hints = typing.get_type_hints(trl_config)
         for key, value in cfg.train.trl.items():
-            if key in OWNED:
-                instead = f"set {OWNED[key]} instead" if OWNED[key] else "rl_lab sets it itself"
-                errors.append(f"train.trl.{key}: rl_lab owns this GRPOConfig field; {instead}")
+            if key in owned:
+                instead = f"set {owned[key]} instead" if owned[key] else "rl_lab sets it itself"
+                errors.append(f"train.trl.{key}: rl_lab owns this {name} field; {instead}")
             elif key not in fields:
                 close = difflib.get_close_matches(key, sorted(fields), n=3)
                 hint = f"; did you mean {', '.join(close)}?" if close else ""
-                errors.append(f"train.trl.{key}: not a field of trl.GRPOConfig{hint}")
+                errors.append(f"train.trl.{key}: not a field of trl.{name}{hint}")
             elif not _accepts(value, hints.get(key, Any)):
                 errors.append(f"train.trl.{key}: {value!r} does not fit the field's type {hints.get(key)}")
             elif key in CHOICES and value not in CHOICES[key]:
@@ -178,6 +186,9 @@ def tracker_environment(cfg: Config, run_dir: str | Path) -> dict[str, str]:
 
 def check_rollout_backend(cfg: Config) -> None:
     """Refuse ``rollout.backend: vllm`` without vllm installed, before anything is written."""
+    if cfg.rollout.backend == "vllm" and cfg.train.method == "sft":
+        raise ConfigError("invalid config:\n  rollout.backend: train.method=sft samples nothing; "
+                          "set rollout.backend=transformers (the default)")
     if cfg.rollout.backend == "vllm" and importlib.util.find_spec("vllm") is None:
         raise ConfigError(
             "invalid config:\n  rollout.backend: 'vllm' needs the vllm package, which is not installed; "
