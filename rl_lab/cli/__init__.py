@@ -32,6 +32,9 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str, str]] = {
         "rl_lab.cli.analyze", "add_arguments_steering", "run_steering",
         "accuracy and formats of the base steered by an activation vector",
     ),
+    ("steer", "vector"): (
+        "rl_lab.cli.steer", "add_arguments", "run", "a steering vector from the base's own activations (safetensors)",
+    ),
     ("analyze", "contamination"): (
         "rl_lab.cli.analyze", "add_arguments_contamination", "run_contamination", "prior-skill change and shortcuts",
     ),

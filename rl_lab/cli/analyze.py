@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import argparse
 from functools import partial
+from pathlib import Path
 
 from rl_lab.cli.common import (
     add_run_or_sweep_argument,
@@ -178,9 +179,13 @@ def run_forcing(args: argparse.Namespace) -> int:
 # =========================================================================== steering
 def add_arguments_steering(parser: argparse.ArgumentParser) -> None:
     add_run_or_sweep_argument(parser, "checkpoints/step_0")
-    parser.add_argument("--contrast", required=True, metavar="TOWARDS:AWAY",
-                        help="two formats of the run's taxonomy, e.g. steps:terse (controlled) or boxed:bare_number: "
-                             "the vector points from the base's answers forced into AWAY to those forced into TOWARDS")
+    which = parser.add_mutually_exclusive_group(required=True)
+    which.add_argument("--contrast", metavar="TOWARDS:AWAY|correct",
+                       help="two formats of the run's taxonomy, e.g. steps:terse (controlled) or boxed:bare_number: "
+                            "the vector points from the base's answers forced into AWAY to those forced into TOWARDS; "
+                            "'correct': from its incorrect answers to its correct ones")
+    which.add_argument("--vector", default=None,
+                       help="a vector file written by rl-lab steer vector (instead of building one)")
     parser.add_argument("--strengths", default="-1,0,0.5,1,2",
                         help="comma-separated multiples of the vector to add (0 = the base); default -1,0,0.5,1,2")
     parser.add_argument("--layer", type=int, default=None, help="decoder layer (0-based; default: the middle one)")
@@ -208,21 +213,19 @@ def _strengths(text: str) -> tuple[float, ...]:
 
 def run_steering(args: argparse.Namespace) -> int:
     from rl_lab.analysis.settings import forcing_settings
-    from rl_lab.analysis.steering_run import SteeringSettings, analyze_steering
+    from rl_lab.analysis.steering_run import SteeringSettings, analyze_steering, parse_contrast
     from rl_lab.core.errors import InputError
     from rl_lab.core.rundir import resolve
 
-    towards, sep, away = args.contrast.partition(":")
-    if not sep or not towards or not away or towards == away:
-        raise InputError(f"--contrast: {args.contrast!r} must name two different formats as TOWARDS:AWAY, "
-                         "e.g. steps:terse")
+    contrast = parse_contrast(args.contrast) if args.contrast else None
     if args.layer is not None and args.layer < 0:
         raise InputError(f"--layer: must be >= 0, got {args.layer}")
     strengths = _strengths(args.strengths)
 
     def settings_for(cfg):
-        return SteeringSettings((towards, away), strengths, args.layer,
-                                forcing_settings(cfg, args.problems_per_level, args.temperature))
+        return SteeringSettings(contrast, strengths, args.layer,
+                                forcing_settings(cfg, args.problems_per_level, args.temperature),
+                                Path(args.vector) if args.vector else None)
 
     resolved = resolve(args.path)
     apply_run_determinism(resolved.runs[0])
