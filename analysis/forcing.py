@@ -52,11 +52,25 @@ def halves(n: int) -> tuple[list[int], list[int]]:
 def share_recovered(base: Sequence[float], forced: Sequence[float], tuned: Sequence[float],
                     confidence: float = CONFIDENCE, resamples: int = RESAMPLES, seed: int = 0) -> dict[str, Any]:
     """Gain, recovered gain and their ratio with a paired bootstrap over problems (see module doc)."""
-    b, f, t = (np.asarray(x, dtype=float) for x in (base, forced, tuned))
-    if not (len(b) == len(f) == len(t)) or len(b) == 0:
-        raise ValueError("share_recovered: base, forced and tuned need the same, non-empty problems")
+    return share_of_gain(base, tuned, base, forced, confidence, resamples, seed, what="forcing")
+
+
+def share_of_gain(base: Sequence[float], tuned: Sequence[float], before: Sequence[float], after: Sequence[float],
+                  confidence: float = CONFIDENCE, resamples: int = RESAMPLES, seed: int = 0,
+                  what: str = "the other change") -> dict[str, Any]:
+    """``(mean(after) - mean(before)) / (mean(tuned) - mean(base))``: the share of RL's gain (base ->
+    tuned) that another change (before -> after) reaches, all four on the same problems in the same
+    order; paired percentile bootstrap over problems (one resample draws the same problems for all).
+
+    Forcing: before = base, after = the base forced. Proxy-tuning onto another base: before = that
+    base, after = it proxy-tuned with (tuned, base). Undefined (``share`` None, ``why_no_share``) when
+    RL's gain is not distinguishable from 0 or is a loss.
+    """
+    b, t, x0, x1 = (np.asarray(v, dtype=float) for v in (base, tuned, before, after))
+    if not (len(b) == len(t) == len(x0) == len(x1)) or len(b) == 0:
+        raise ValueError("share_of_gain: base, tuned, before and after need the same, non-empty problems")
     gain = paired_difference([list(b)], [list(t)], confidence, resamples, seed)
-    recovered = paired_difference([list(b)], [list(f)], confidence, resamples, seed)
+    recovered = paired_difference([list(x0)], [list(x1)], confidence, resamples, seed)
     out: dict[str, Any] = {"problems": len(b), "gain": gain.to_dict(), "recovered": recovered.to_dict(),
                            "share": None, "share_interval": None}
     if gain.low <= 0 <= gain.high:
@@ -65,18 +79,18 @@ def share_recovered(base: Sequence[float], forced: Sequence[float], tuned: Seque
         return out
     if gain.high < 0:
         out["why_no_share"] = (f"RL lost accuracy ({gain.value:+.3f}, 95% interval [{gain.low:+.3f}, {gain.high:+.3f}]): "
-                               f"there is no gain to recover; forcing changed accuracy by {recovered.value:+.3f} "
-                               f"[{recovered.low:+.3f}, {recovered.high:+.3f}]")
+                               f"there is no gain to recover; {what} changed accuracy by "
+                               f"{recovered.value:+.3f} [{recovered.low:+.3f}, {recovered.high:+.3f}]")
         return out
     rng = np.random.default_rng(seed)
     idx = rng.integers(0, len(b), size=(resamples, len(b)))
     gains = t[idx].mean(axis=1) - b[idx].mean(axis=1)
-    recs = f[idx].mean(axis=1) - b[idx].mean(axis=1)
+    recs = x1[idx].mean(axis=1) - x0[idx].mean(axis=1)
     ok = np.abs(gains) > 1e-12  # resamples where the gain vanished have no ratio
     ratios = recs[ok] / gains[ok]
     alpha = (1 - confidence) / 2
     low, high = np.quantile(ratios, [alpha, 1 - alpha])
-    value = float((f.mean() - b.mean()) / (t.mean() - b.mean()))
+    value = float((x1.mean() - x0.mean()) / (t.mean() - b.mean()))
     out["share"] = value
     out["share_interval"] = Estimate(value, float(low), float(high), len(b), 1,
                                      f"paired percentile bootstrap over problems, {int(ok.sum())} of {resamples} "

@@ -40,6 +40,10 @@ READING_GUIDE: dict[str, str] = {
     "forcing.png": "Accuracy per trained cell of the base as it answers, the base with every answer started in "
                    "one format (weights untouched), and the RL-tuned model; error bars = exact 95% interval. A forced "
                    "bar as high as the tuned one is a gain RL's weights were not needed for.",
+    "proxy.png": "Accuracy per trained cell of the run's base and RL-tuned checkpoint, another untouched base, and "
+                 "that base proxy-tuned with the run's (tuned - base) logits at every step; error bars = exact 95% "
+                 "interval. A proxied bar as high as the RL-tuned one: RL's change transfers without training the "
+                 "other base.",
     "steering.png": "Left: accuracy of the base with strength x the steering vector added at one layer (0 = the "
                      "base itself; error bars = exact 95% interval); right: the share of each answer format. A format "
                      "share that follows the strength while accuracy follows it too is a behaviour the base can be "

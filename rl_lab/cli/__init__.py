@@ -32,6 +32,10 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str, str]] = {
         "rl_lab.cli.analyze", "add_arguments_steering", "run_steering",
         "accuracy and formats of the base steered by an activation vector",
     ),
+    ("analyze", "proxy"): (
+        "rl_lab.cli.analyze", "add_arguments_proxy", "run_proxy",
+        "share of RL's gain that proxy-tuning another base with the run's change recovers",
+    ),
     ("steer", "vector"): (
         "rl_lab.cli.steer", "add_arguments", "run", "a steering vector from the base's own activations (safetensors)",
     ),

@@ -240,3 +240,47 @@ def run_steering(args: argparse.Namespace) -> int:
             print(f"  strength {k:>5}: accuracy {a['value']:.3f} [{a['low']:.3f}, {a['high']:.3f}]; {shares}")
     print(f"wrote {out.written}")
     return 0
+
+
+# =========================================================================== proxy-tuning
+def add_arguments_proxy(parser: argparse.ArgumentParser) -> None:
+    add_run_or_sweep_argument(parser, "checkpoints/step_0 and a trained checkpoint")
+    parser.add_argument("--onto", default=None,
+                        help="the other base to proxy-tune: a checkpoint dir, or a run dir (its checkpoints/step_0); "
+                             "it must share the run's tokenizer. Default for a sweep: the next trial's base with a "
+                             "different seed; required for a lone run")
+    parser.add_argument("--alpha", type=finite_float(), default=1.0,
+                        help="logits = other base + alpha (tuned - untuned); default 1")
+    parser.add_argument("--problems-per-level", type=positive_int, default=None,
+                        help="problems per trained family x level (default: eval.problems_per_level)")
+    parser.add_argument("--temperature", type=finite_float(0.0), default=None,
+                        help="decoding: 0 = greedy (default: eval.temperature)")
+    add_threads_argument(parser)
+
+
+def run_proxy(args: argparse.Namespace) -> int:
+    from rl_lab.analysis.proxy_run import ProxySettings, analyze_proxy
+    from rl_lab.analysis.settings import forcing_settings
+    from rl_lab.core.rundir import resolve
+
+    def settings_for(cfg):
+        return ProxySettings(Path(args.onto) if args.onto else None, args.alpha,
+                             forcing_settings(cfg, args.problems_per_level, args.temperature))
+
+    resolved = resolve(args.path)
+    apply_run_determinism(resolved.runs[0])
+    apply_threads(args.threads)
+    out = analyze_proxy(resolved, settings_for)
+    print_skipped(out.skipped)
+    for run, p in out.per_run:
+        print(f"{run.name} onto {p['inputs']['onto']}: accuracy "
+              + ", ".join(f"{k} {v['value']:.3f}" for k, v in p["accuracy"].items()))
+        head = p["share_of_rl_gain"]
+        if head["share"] is None:
+            print(f"  share of RL's gain proxy-tuning reaches: undefined ({head['why_no_share']})")
+        else:
+            si = head["share_interval"]
+            print(f"  share of RL's gain proxy-tuning reaches: {head['share']:.2f} [{si['low']:.2f}, {si['high']:.2f}] "
+                  f"on {head['problems']} problems")
+    print(f"wrote {out.written}")
+    return 0
