@@ -40,6 +40,9 @@ READING_GUIDE: dict[str, str] = {
     "forcing.png": "Accuracy per trained cell of the base as it answers, the base with every answer started in "
                    "one format (weights untouched), and the RL-tuned model; error bars = exact 95% interval. A forced "
                    "bar as high as the tuned one is a gain RL's weights were not needed for.",
+    "arms.png": "pass@1 on the trained levels of each arm (error bars = exact 95% interval): the base, the base "
+                "with the best forced format, steered, another base proxy-tuned, and the trained checkpoint. A "
+                "weight-free bar as high as the trained one is a gain that needed no weight update.",
     "proxy.png": "Accuracy per trained cell of the run's base and RL-tuned checkpoint, another untouched base, and "
                  "that base proxy-tuned with the run's (tuned - base) logits at every step; error bars = exact 95% "
                  "interval. A proxied bar as high as the RL-tuned one: RL's change transfers without training the "
@@ -292,4 +295,20 @@ def plot_steering(by_strength: Mapping[str, Mapping[str, Any]], labels: Sequence
     right.set_ylim(0, 1.05)
     right.legend(fontsize=7)
     fig.suptitle(title or "activation steering")
+    return fig
+
+
+def plot_arms(runs: Mapping[str, Sequence[tuple[str, Mapping[str, Any]]]]) -> Figure:
+    """One panel per run: pass@1 of each arm (horizontal bars) with the exact 95% interval."""
+    fig, axes = _figure(len(runs), 1, figsize=(8.0, 0.2 + sum(0.45 * max(1, len(b)) + 0.6 for b in runs.values())),
+                        squeeze=False)
+    for ax, (run, bars) in zip(axes[:, 0], runs.items(), strict=True):
+        ys = list(range(len(bars)))[::-1]
+        vals = [b["value"] for _, b in bars]
+        ax.barh(ys, vals, xerr=[[v - b["low"] for v, (_, b) in zip(vals, bars, strict=True)],
+                                [b["high"] - v for v, (_, b) in zip(vals, bars, strict=True)]], capsize=3)
+        ax.set_yticks(ys, [arm if len(arm) < 60 else arm[:57] + "..." for arm, _ in bars], fontsize=7)
+        ax.set_xlim(0, 1.05)
+        ax.set_title(run, fontsize=9)
+    axes[-1, 0].set_xlabel("pass@1 on the trained levels")
     return fig

@@ -69,3 +69,47 @@ def test_proxy_bad_input_exits_2_and_writes_nothing(tmp_path, capsys):
     assert main(["analyze", "proxy", str(run), "--onto", str(other)]) == 2
     assert "tokenizer" in capsys.readouterr().err
     assert not (run / "analysis" / "proxy.json").exists()
+
+
+# --------------------------------------------------------------------------- the report's comparison
+def _section(run, tmp_path):
+    import re
+
+    out = tmp_path / "page.html"
+    assert main(["report", str(run), "--out", str(out)]) == 0
+    return re.search(r'<section[^>]*id="choosing".*?</section>', out.read_text(), re.S).group(0)
+
+
+def test_report_without_elicitation_analyses_says_what_to_run(tmp_path):
+    run = _run(tmp_path / "run")
+    section = _section(run, tmp_path)
+    assert "rl-lab analyze forcing" in section and "every arm" not in section
+
+
+def test_report_compares_every_arm_and_names_missing_analyses(tmp_path):
+    run = _run(tmp_path / "run")
+    assert main(["analyze", "proxy", str(run), "--onto", str(tiny_checkpoint(tmp_path / "other", seed=9))]) == 0
+    section = _section(run, tmp_path)
+    assert "Choosing vs changing: every arm" in section and "other base proxy-tuned" in section
+    assert "GRPO (full fine-tuning), trained" in section
+    for command in ("rl-lab analyze forcing", "rl-lab analyze steering", "rl-lab analyze contamination",
+                    "rl-lab analyze drift"):
+        assert f"run: {command} {run}" in section, command
+    assert "proxy-tuned onto" in section  # the finding: undefined share, with why
+    # after forcing ran, its rows are numbers and the forcing "not run" cells are gone
+    assert main(["analyze", "forcing", str(run)]) == 0
+    section = _section(run, tmp_path)
+    assert f"run: rl-lab analyze forcing {run}" not in section and "(best)" in section
+
+
+def test_report_names_lora_and_sft_arms(tmp_path):
+    from rl_lab.report.context import Context
+    from rl_lab.report.sections.arms import arm_name
+
+    lora = _run(tmp_path / "lora")
+    cfg = (lora / "config.yaml").read_text().replace("train:\n", "train:\n  peft:\n    r: 4\n", 1)
+    (lora / "config.yaml").write_text(cfg)
+    sft = _run(tmp_path / "sft")
+    (sft / "config.yaml").write_text((sft / "config.yaml").read_text().replace("train:\n", "train:\n  method: sft\n", 1))
+    assert arm_name(Context(lora).runs[0]) == "GRPO + LoRA r=4"
+    assert arm_name(Context(sft).runs[0]) == "SFT (full fine-tuning)"

@@ -1,5 +1,6 @@
-"""Section: choosing vs changing — how much of RL's gain forcing a format in the untouched base
-recovers, from each run's analysis/forcing.json (``rl-lab analyze forcing``)."""
+"""Section: choosing vs changing — how much of RL's gain can be had without changing the weights:
+the comparison of every arm (``rl_lab.report.sections.arms``), then format forcing in detail (each
+run's analysis/forcing.json, ``rl-lab analyze forcing``) and steering against strength."""
 
 from __future__ import annotations
 
@@ -10,12 +11,14 @@ from rl_lab.report.context import Context
 from rl_lab.report.findings import Finding
 from rl_lab.report.findings.common import estimate
 from rl_lab.report.numbers import fmt_ci, fmt_pct
+from rl_lab.report.sections.arms import comparison_blocks, proxy_findings
 from rl_lab.report.view import Card, Section, figure, table
 
-KEY, TITLE = "choosing", "Choosing vs changing: format forcing"
+KEY, TITLE = "choosing", "Choosing vs changing"
 LEAD = ("The same problems answered by the base as it answers, by the base with every answer started in one "
-        "format (no weight touched), and by the RL-tuned model. If forcing the right format in the base matches "
-        "RL, RL's gain was a choice among behaviours the base already had.")
+        "format, steered by an activation vector, by another base proxy-tuned with the run's change (no weight "
+        "touched), and by the trained model (GRPO, LoRA or SFT). If a weight-free arm matches the trained one, the "
+        "gain was a choice among behaviours the base already had.")
 SUB_INPUTS = ("problems", "problems_per_level", "decoding", "tuned_step")
 
 
@@ -31,9 +34,12 @@ def _share_text(head: dict[str, Any], best: str) -> tuple[str, str]:
 def build(ctx: Context) -> Section:
     sec = Section(KEY, TITLE, LEAD)
     root = ctx.open_section(sec, "forcing", f"rl-lab analyze forcing {ctx.root}", record=ctx.kind == "run")
+    sec.blocks += comparison_blocks(ctx)
+    for kind, text in proxy_findings(ctx):
+        sec.findings.append(Finding(kind, "choosing", text + "."))
     if root.payload is None:
         steering_card(ctx, sec)
-        if sec.blocks:  # steering ran, forcing did not: show what there is, and say what is missing
+        if sec.blocks:  # steering or proxy ran, forcing did not: show what there is, and say what is missing
             sec.findings.append(Finding("missing", "choosing", f"Format forcing was not run: {sec.reason}."))
             sec.reason = None
         return sec
