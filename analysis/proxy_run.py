@@ -4,7 +4,8 @@ Proxy-tuning (``rl_lab.core.proxy``) moves another, untouched base by the run's 
 decoding step its logits plus α (tuned − untuned), with tuned = the run's last checkpoint and
 untuned = the run's own base (checkpoints/step_0). The other base is ``--onto`` (a checkpoint, or a
 run dir's step_0: a different seed's base, or a larger preset sharing the tokenizer); for a sweep
-without ``--onto``, each trial is proxied onto the next trial's base that has a different seed.
+without ``--onto``, each trial is proxied onto the next trial's base that has a different seed and
+different weights (a sweep whose trials share one pretrained base needs ``--onto``).
 
 The same problems as ``rl-lab analyze forcing`` (``forcing_run.problems_for``) are answered by four
 policies: the run's base, the run's RL-tuned checkpoint, the other base, and the other base
@@ -47,15 +48,41 @@ def onto_checkpoint(path: Path) -> Path:
     return path
 
 
+def same_weights(a: Path, b: Path) -> bool:
+    """Two checkpoints hold byte-identical weight files (sizes first, then SHA-256)."""
+    import hashlib
+
+    files_a, files_b = sorted(a.glob("*.safetensors")), sorted(b.glob("*.safetensors"))
+    if [f.name for f in files_a] != [f.name for f in files_b] or \
+            [f.stat().st_size for f in files_a] != [f.stat().st_size for f in files_b]:
+        return False
+
+    def digest(files: list[Path]) -> list[str]:
+        out = []
+        for f in files:
+            h = hashlib.sha256()
+            with f.open("rb") as handle:
+                for block in iter(lambda: handle.read(1 << 22), b""):
+                    h.update(block)
+            out.append(h.hexdigest())
+        return out
+
+    return digest(files_a) == digest(files_b)
+
+
 def default_onto(run: RunDir, resolved: Resolved) -> Path:
-    """The base of the next trial (cyclically) with a different seed: another base of the same preset."""
+    """The base of the next trial (cyclically) with a different seed and different base weights.
+    Trials that all start from one pretrained base (the quickstart's sweep) have none: proxy-tuning
+    onto the run's own base just reproduces the tuned model."""
     runs = resolved.runs
     start = next(i for i, r in enumerate(runs) if r.path == run.path)
+    own = run.checkpoint_dir(0)
     for other in runs[start + 1:] + runs[:start]:
-        if other.seed() != run.seed() and 0 in other.checkpoints():
+        if other.seed() != run.seed() and 0 in other.checkpoints() and not same_weights(own, other.checkpoint_dir(0)):
             return other.checkpoint_dir(0)
-    raise RunDirError(f"run {str(run.path)!r}: no other trial with a different seed has a base to proxy-tune onto; "
-                      "pass --onto CHECKPOINT (another base sharing the tokenizer)")
+    raise RunDirError(f"run {str(run.path)!r}: no other trial has a different base to proxy-tune onto (the trials "
+                      "start from the same weights, or from none); pass --onto CHECKPOINT: another base sharing the "
+                      "tokenizer, e.g. one pretrained with another seed or a larger model.preset")
 
 
 def proxy_for_run(run: RunDir, onto: Path, s: ProxySettings) -> dict[str, Any]:

@@ -113,3 +113,12 @@ def test_report_names_lora_and_sft_arms(tmp_path):
     (sft / "config.yaml").write_text((sft / "config.yaml").read_text().replace("train:\n", "train:\n  method: sft\n", 1))
     assert arm_name(Context(lora).runs[0]) == "GRPO + LoRA r=4"
     assert arm_name(Context(sft).runs[0]) == "SFT (full fine-tuning)"
+
+
+def test_sweep_on_one_shared_base_needs_onto(tmp_path, capsys):
+    """The quickstart's trials all start from one pretrained base: proxying onto a twin would just be the tuned model."""
+    a, b = _run(tmp_path / "a", seed=0, ckpt_seeds=(0, 1)), _run(tmp_path / "b", seed=1, ckpt_seeds=(0, 3))
+    sweep = write_sweep(tmp_path / "sweep", [({"seed": 0}, a), ({"seed": 1}, b)])
+    assert main(["analyze", "proxy", str(sweep), "--problems-per-level", "1"]) == 2
+    assert "no other trial has a different base" in capsys.readouterr().err
+    assert not (a / "analysis" / "proxy.json").exists()
