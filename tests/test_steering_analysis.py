@@ -117,3 +117,15 @@ def test_given_vector_at_another_layer_exits_2(tiny_run, tmp_path, capsys):
     assert main(["steer", "vector", str(tiny_run), "--contrast", "steps:terse", "--layer", "1", "--out", str(out)]) == 0
     assert main(["analyze", "steering", str(tiny_run), "--vector", str(out), "--layer", "0"]) == 2
     assert "computed at layer 1" in capsys.readouterr().err
+
+
+def test_negative_strength_lists_parse_as_written(tiny_run):
+    """``--strengths -2,0,2`` (the usual way to write it) was refused by argparse as an unknown option."""
+    from rl_lab.cli import join_negative_lists
+
+    assert join_negative_lists(["RUN", "--strengths", "-2,-1,0,2"]) == ["RUN", "--strengths=-2,-1,0,2"]
+    assert join_negative_lists(["--layer", "-1"]) == ["--layer", "-1"]  # one number: argparse's own business
+    assert join_negative_lists(["--strengths", "-x,1"]) == ["--strengths", "-x,1"]
+    assert main(["analyze", "steering", str(tiny_run), "--contrast", "steps:terse", "--strengths", "-1,0",
+                 "--layer", "1"]) == 0
+    assert set(json.loads((tiny_run / "analysis" / "steering.json").read_text())["by_strength"]) == {"-1", "0"}

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import argparse
 import importlib
+import re
 import sys
 from collections.abc import Sequence
 
@@ -77,12 +78,29 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser = argparse.ArgumentParser(prog="rl-lab " + " ".join(path), description=help_text)
     getattr(module, add_name)(parser)
     # intermixed: flags may sit between CONFIG and the overrides (rl-lab sweep CONFIG --resume k=v)
-    args = parser.parse_intermixed_args(rest)
+    args = parser.parse_intermixed_args(join_negative_lists(rest))
     try:
         return int(getattr(module, run_name)(args) or 0)
     except RlLabError as exc:
         print(f"error: {bounded(str(exc))}", file=sys.stderr)
         return exc.exit_code
+
+
+_NEGATIVE_LIST = re.compile(r"^-\d*\.?\d+(,\s*-?\d*\.?\d+)+,?$")
+
+
+def join_negative_lists(argv: list[str]) -> list[str]:
+    """``--strengths -2,-1,0`` as ``--strengths=-2,-1,0``: argparse reads an argument starting with
+    ``-`` as an option unless it is one plain negative number, so a comma list of numbers led by a
+    negative one would be refused ("expected one argument"). Only such lists after a ``--flag`` are
+    joined; argparse rejects every one of these inputs otherwise, so no valid parse changes."""
+    out: list[str] = []
+    for arg in argv:
+        if out and out[-1].startswith("--") and "=" not in out[-1] and _NEGATIVE_LIST.match(arg):
+            out[-1] = f"{out[-1]}={arg}"
+        else:
+            out.append(arg)
+    return out
 
 
 def bounded(message: str, max_lines: int = 25, max_chars: int = 4000) -> str:
