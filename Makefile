@@ -2,7 +2,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 
-.PHONY: install demo real test lint bench clean
+.PHONY: install demo real elicit test lint bench clean
 
 # torch first: a bare torch requirement would pull the multi-GB CUDA wheels on a
 # CPU machine; with 2.13.0 present, the project's torch>= range installs nothing more.
@@ -25,6 +25,17 @@ models/smollm2-135m-instruct/model.safetensors: | $(STAMP)
 
 real: $(STAMP) models/smollm2-135m-instruct/model.safetensors
 	$(PYTHON) -m rl_lab.demo --config configs/real_smollm2.yaml
+
+# Choosing vs changing on the demo's sweep (docs/elicitation.md): a second base (another seed) to
+# proxy-tune onto, steering against strength, proxy-tuning, and the report's comparison table.
+# One torch thread: on a shared 2-core machine two threads ran pretraining ~25x slower.
+elicit: $(STAMP)
+	test -d runs/quickstart/sweep || $(MAKE) demo
+	test -f runs/quickstart_seed1/base/model/config.json || OMP_NUM_THREADS=1 $(PYTHON) -m rl_lab.cli pretrain \
+		configs/quickstart.yaml seed=1 output_dir=runs/quickstart_seed1 --no-eval
+	$(PYTHON) -m rl_lab.cli analyze steering runs/quickstart/sweep --contrast steps:terse --threads 1
+	$(PYTHON) -m rl_lab.cli analyze proxy runs/quickstart/sweep --onto runs/quickstart_seed1/base/model --threads 1
+	$(PYTHON) -m rl_lab.cli report runs/quickstart/sweep
 
 test: $(STAMP)
 	bash tests/setup_chromium.sh || true
