@@ -103,4 +103,5 @@ def steering_card(ctx: Context, sec: Section) -> None:
         sec.blocks.append(Card("Activation steering of the base (rl-lab analyze steering)", table(
             ["run", "vector", "strength", "accuracy [95%]", "most common format", "share in the steered-to format"],
             rows, numeric_from=2, caption="The vector is built on half of the problems from the base's own answers "
-                                          "forced into each format; accuracy is measured on the other half.")))
+                                          "(forced into each format, or its correct minus its incorrect ones); "
+                                          "accuracy is measured on the other half.")))
