@@ -71,6 +71,16 @@ def write_checkpoints(run_dir: Path, steps: tuple[int, ...] = (0, 4)) -> None:
         save_checkpoint(model, tok, run_dir / "checkpoints" / f"step_{step}")
 
 
+def tiny_trained_run(run: Path) -> Path:
+    """A run dir with random tiny checkpoints at steps 0 and 4 on addition levels 1-2, greedy eval of
+    4 problems per level: what the forcing and steering runners need."""
+    cfg = config_dict(run, environments={"families": [{"name": "addition", "role": "trained", "levels": [1, 2]}]},
+                      eval={"problems_per_level": 4, "max_new_tokens": 6, "batch_size": 64, "temperature": 0.0})
+    write_run(run, {}, cfg, metrics=[{"step": 4, "reward": 0.0}])
+    write_checkpoints(run, (0, 4))
+    return run
+
+
 def write_sweep(sweep_dir: Path, trials: list[tuple[dict[str, Any], Path]]) -> Path:
     atomic_write_json(sweep_dir / "sweep_summary.json", {
         "sweep_dir": str(sweep_dir),

@@ -8,7 +8,13 @@ from __future__ import annotations
 import json
 
 import pytest
-from behaviour_fixtures import config_dict, single_thread, write_checkpoints, write_run  # noqa: F401
+from behaviour_fixtures import (  # noqa: F401
+    config_dict,
+    single_thread,
+    tiny_trained_run,
+    write_checkpoints,
+    write_run,
+)
 
 from rl_lab.analysis import forcing
 from rl_lab.cli import main
@@ -58,12 +64,7 @@ def test_best_format_is_chosen_on_the_picking_half_only():
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("forcing") / "run"
-    cfg = config_dict(run, environments={"families": [{"name": "addition", "role": "trained", "levels": [1, 2]}]},
-                      eval={"problems_per_level": 4, "max_new_tokens": 6, "batch_size": 64, "temperature": 0.0})
-    write_run(run, {}, cfg, metrics=[{"step": 4, "reward": 0.0}])
-    write_checkpoints(run, (0, 4))
-    return run
+    return tiny_trained_run(tmp_path_factory.mktemp("forcing") / "run")
 
 
 def test_runner_forces_every_format_and_records_why_no_share(tiny_run, capsys):

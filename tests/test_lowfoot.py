@@ -12,6 +12,8 @@ from pathlib import Path
 
 import pytest
 import yaml
+from test_train_run import build_micro_model
+from test_train_run import raw_config as train_run_config
 
 from rl_lab.config import validate_config
 from rl_lab.core.errors import ConfigError
@@ -23,34 +25,12 @@ ADAPTED = re.compile(r"\.(q_proj|k_proj|v_proj|o_proj|gate_proj|up_proj|down_pro
 
 @pytest.fixture(scope="module")
 def micro_model(tmp_path_factory) -> Path:
-    """A random 2-layer Qwen2 with the char tokenizer."""
-    import torch
-    from transformers import Qwen2Config, Qwen2ForCausalLM
-
-    from rl_lab.core.models import save_checkpoint
-    from rl_lab.core.tokenizer import build_char_tokenizer
-
-    tok = build_char_tokenizer()
-    config = Qwen2Config(
-        vocab_size=len(tok), hidden_size=32, num_hidden_layers=2, num_attention_heads=2, num_key_value_heads=1,
-        intermediate_size=64, max_position_embeddings=64, tie_word_embeddings=True,
-        pad_token_id=tok.pad_token_id, bos_token_id=tok.bos_token_id, eos_token_id=tok.eos_token_id,
-    )
-    torch.manual_seed(0)
-    return save_checkpoint(Qwen2ForCausalLM(config), tok, tmp_path_factory.mktemp("base") / "model")
+    return build_micro_model(tmp_path_factory)
 
 
 def raw_config(base: Path, out: Path, **train) -> dict:
-    return {
-        "name": "micro", "seed": 1, "output_dir": str(out),
-        "environments": {"families": [{"name": "addition", "levels": [1, 2, 3]}]},
-        "train": {
-            "base_model": str(base), "steps": 4, "batch_size": 8, "num_generations": 4, "max_completion_length": 8,
-            "problems": 30, "save_steps": [2], "rollouts_per_step": 3, "format_reward": 1.0,
-            "learning_rate": 1e-2, **train,
-        },
-        "curriculum": {"kind": "fixed"},
-    }
+    """test_train_run's micro config on a fixed curriculum (SFT refuses the adaptive one)."""
+    return {**train_run_config(base, out, **train), "curriculum": {"kind": "fixed"}}
 
 
 def weights(path: Path, name: str = "model.safetensors") -> dict:

@@ -5,19 +5,20 @@ from __future__ import annotations
 import json
 
 import pytest
-from behaviour_fixtures import config_dict, single_thread, write_checkpoints, write_run  # noqa: F401
+from behaviour_fixtures import (  # noqa: F401
+    config_dict,
+    single_thread,
+    tiny_trained_run,
+    write_checkpoints,
+    write_run,
+)
 
 from rl_lab.cli import main
 
 
 @pytest.fixture(scope="module")
 def tiny_run(tmp_path_factory):
-    run = tmp_path_factory.mktemp("steer") / "run"
-    cfg = config_dict(run, environments={"families": [{"name": "addition", "role": "trained", "levels": [1, 2]}]},
-                      eval={"problems_per_level": 4, "max_new_tokens": 6, "batch_size": 64, "temperature": 0.0})
-    write_run(run, {}, cfg, metrics=[{"step": 4, "reward": 0.0}])
-    write_checkpoints(run, (0, 4))
-    return run
+    return tiny_trained_run(tmp_path_factory.mktemp("steer") / "run")
 
 
 def test_vector_is_saved_and_strength_zero_is_the_base(tiny_run):

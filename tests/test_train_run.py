@@ -23,6 +23,10 @@ ROOT = Path(__file__).resolve().parents[1]
 
 @pytest.fixture(scope="module")
 def micro_model(tmp_path_factory) -> Path:
+    return build_micro_model(tmp_path_factory)
+
+
+def build_micro_model(tmp_path_factory) -> Path:
     """A random 2-layer Qwen2 with the char tokenizer: fast enough for several short runs."""
     from transformers import Qwen2Config, Qwen2ForCausalLM
 

@@ -49,13 +49,11 @@ def sft_rows(pool, fmt: str):
 def sft_config_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     """Everything rl_lab sets on ``trl.SFTConfig``; pure. One micro-batch per optimizer step holding the
     step's problems (the mean loss over them equals what accumulation over GRPO's micro-batches would give)."""
+    from rl_lab.train.trl_args import shared_trainer_kwargs  # trl_args imports this module's SFT_OWNED
+
     t = cfg.train
     kwargs: dict[str, Any] = dict(
-        output_dir=str(Path(run_dir) / "trainer"),
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        max_steps=t.steps,
-        learning_rate=t.learning_rate,
+        **shared_trainer_kwargs(cfg, run_dir),
         per_device_train_batch_size=prompts_per_step(cfg),
         gradient_accumulation_steps=1,
         logging_steps=t.logging_steps,

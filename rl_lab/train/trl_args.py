@@ -25,6 +25,13 @@ from rl_lab.train.rewards import reward_weights
 from rl_lab.train.sft import SFT_OWNED
 
 
+def shared_trainer_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
+    """What every arm (``GRPOConfig``, ``SFTConfig``) sets alike: where the HF Trainer's temporary
+    checkpoints go, the seeds, the step count and the learning rate."""
+    return dict(output_dir=str(Path(run_dir) / "trainer"), seed=cfg.seed, data_seed=cfg.seed,
+                max_steps=cfg.train.steps, learning_rate=cfg.train.learning_rate)
+
+
 def grpo_config_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     """Everything rl_lab sets on ``trl.GRPOConfig``; pure (no imports of torch/vllm, no I/O).
 
@@ -35,11 +42,7 @@ def grpo_config_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     """
     t, r = cfg.train, cfg.rollout
     kwargs: dict[str, Any] = dict(
-        output_dir=str(Path(run_dir) / "trainer"),
-        seed=cfg.seed,
-        data_seed=cfg.seed,
-        max_steps=t.steps,
-        learning_rate=t.learning_rate,
+        **shared_trainer_kwargs(cfg, run_dir),
         per_device_train_batch_size=t.batch_size,
         gradient_accumulation_steps=t.gradient_accumulation_steps,
         num_generations=t.num_generations,
