@@ -46,7 +46,8 @@ def _tokenize(dataset, tokenizer, max_length: int, loss_on: str):
     return tokenized.remove_columns("length")
 
 
-def pretrain(cfg: Config, resume: bool = False, force: bool = False) -> dict[str, Any]:
+def pretrain(cfg: Config, resume: bool = False, force: bool = False, out: Path | None = None) -> dict[str, Any]:
+    """Pretrain into ``out`` (default ``cfg.base_dir``); a sweep's base variants go to their own folders."""
     import torch
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 
@@ -55,7 +56,7 @@ def pretrain(cfg: Config, resume: bool = False, force: bool = False) -> dict[str
     from rl_lab.core.tokenizer import build_char_tokenizer
     from rl_lab.corpus import build_corpus
 
-    out = cfg.base_dir
+    out = Path(out) if out is not None else cfg.base_dir
     # Everything that can fail on bad input happens before the first write.
     if cfg.model.path:
         model, tokenizer = load_model_and_tokenizer(cfg.model.path, cfg.model.dtype)

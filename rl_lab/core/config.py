@@ -329,6 +329,12 @@ class SweepConfig(Strict):
     max_concurrent_trials: int | None = Field(None, ge=1)
     cpus_per_trial: float = Field(1.0, gt=0)
     gpus_per_trial: float = Field(0.0, ge=0)
+    pretrain: bool = Field(
+        False, description="pretrain the base model(s) as the sweep's first stage: one Ray trial per base variant "
+        "(implied when the grid varies pretrain.* or model.* other than model.dtype); each RL trial starts from its own")
+    bases_dir: str | None = Field(
+        None, description="where the first stage writes base variants (null: <sweep dir>/bases); a variant's folder "
+        "is named by a hash of what decides it, so sweeps sharing a bases_dir train each identical base once")
 
     @field_validator("grid")
     @classmethod

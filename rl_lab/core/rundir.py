@@ -14,7 +14,10 @@ A *run dir* (``rl-lab train``, or one sweep trial)::
     plots/*.png
 
 A *sweep dir* holds ``sweep_summary.json``, whose trials each name a run dir and the config
-point (dotted key -> value) that made it. ``resolve`` turns "a run or a sweep" into run dirs
+point (dotted key -> value) that made it. A two-stage sweep (one that pretrains its bases) also
+has ``bases/<variant>-<fingerprint>/`` (a pretraining output dir: config.yaml, model/, eval.json)
+and ``tune_bases/`` (Ray Tune's state of that first stage); ``sweep.bases_dir`` may move ``bases/``
+elsewhere so that several sweeps share identical bases. ``resolve`` turns "a run or a sweep" into run dirs
 for every command. Every path, file name and step pattern of the contract is defined here
 and nowhere else; every file is written atomically (``rl_lab.core.io``).
 """
@@ -56,6 +59,10 @@ TRAINER_STATE = "trainer_state.json"
 SWEEP_SUMMARY = "sweep_summary.json"
 SWEEP_CONFIG = "sweep_config.yaml"
 ATTEMPTS = "sweep_attempts.json"  # one entry per invocation of a sweep trial on this run dir
+BASES = "bases"  # a two-stage sweep's base variants (default place; sweep.bases_dir moves it)
+TUNE_BASES = "tune_bases"  # Ray Tune's experiment dir of the first (pretraining) stage
+BASE_MODEL = "model"  # the checkpoint inside a pretraining output dir (<root>/base/model, bases/<v>/model)
+BASE_EVAL = "eval.json"  # the base model's evaluation table inside a pretraining output dir
 LOCK = ".lock"  # flock'ed by the one process writing the run (rl_lab.core.lock); records who holds it
 
 STEP_DIR = re.compile(r"^step_(\d+)$")
@@ -352,6 +359,11 @@ class Resolved:
             "runs": [{"run_dir": str(r.path), "config_point": r.config_point, "trial_id": r.trial_id,
                       "seed": r.seed()} for r in self.runs],
         }
+
+
+def bases_dir(cfg: Config) -> Path:
+    """Where a two-stage sweep's base variants live."""
+    return Path(cfg.sweep.bases_dir) if cfg.sweep.bases_dir else cfg.sweep_dir / BASES
 
 
 def read_sweep_summary(sweep_dir: Path) -> dict[str, Any] | None:

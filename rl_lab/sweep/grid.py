@@ -13,6 +13,7 @@ import itertools
 import json
 import math
 import re
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +25,7 @@ from rl_lab.core.errors import ConfigError
 FORBIDDEN_GRID_PREFIXES = ("sweep", "ray")
 # Config fields holding filesystem paths: made absolute in the driver, because Tune
 # runs a trial in a worker process whose working directory is not the driver's.
-PATH_FIELDS = ("output_dir", "model.path", "train.base_model")
+PATH_FIELDS = ("output_dir", "model.path", "train.base_model", "sweep.bases_dir")
 MAX_TRIALS = 10_000  # each point is validated up front; a larger product is a typo, not a study
 
 
@@ -115,3 +116,68 @@ def validate_grid(base_raw: dict[str, Any]) -> tuple[Config, list[dict[str, Any]
             shown = ", ".join(f"{k}={v!r}" for k, v in point.items())
             raise ConfigError(f"sweep.grid point {shown} (trial {name!r}): {exc}") from None
     return base, points, names, configs
+
+
+# =========================================================================== two-stage sweeps: base variants
+# How RL loads the weights, not what pretraining makes: varying these never needs another base.
+MODEL_RUNTIME_KEYS = ("model.dtype", "model.path")
+# What decides a base model (the sections ``rl_lab.pretrain.pretraining_differences`` compares).
+PRETRAINING_SECTIONS = ("seed", "environments", "model", "pretrain")
+
+
+def is_base_key(key: str) -> bool:
+    """A grid key that changes the base model: ``pretrain.*`` and ``model.*`` but for dtype/path."""
+    head = key.split(".")[0]
+    return head == "pretrain" or (head == "model" and key not in MODEL_RUNTIME_KEYS)
+
+
+@dataclass(frozen=True)
+class BaseVariant:
+    """One base model of a two-stage sweep: trained once into ``<bases_dir>/<name>``, shared by its trials."""
+
+    name: str
+    point: dict[str, Any]  # the grid's base keys -> values ({} for the sweep's single base)
+    raw: dict[str, Any]  # the config that pretrains it: the sweep's config, its base keys set, grid cleared
+    fingerprint: str
+
+
+def base_fingerprint(cfg: Config) -> str:
+    """A short hash of everything that decides the base (two configs with the same one make the same model)."""
+    data = cfg.to_dict()
+    blob = json.dumps({k: data.get(k) for k in PRETRAINING_SECTIONS}, sort_keys=True, default=str)
+    return hashlib.sha1(blob.encode()).hexdigest()[:10]
+
+
+def two_stage(cfg: Config) -> bool:
+    """True when the sweep pretrains its bases first (``sweep.pretrain``, or a grid key that varies the base)."""
+    return cfg.sweep.pretrain or any(is_base_key(k) for k in cfg.sweep.grid)
+
+
+def split_bases(base_raw: dict[str, Any], base: Config, points: list[dict[str, Any]]) -> tuple[list[BaseVariant], list[str]]:
+    """The base variants of a two-stage sweep and, per grid point, the name of the variant it starts from.
+
+    A variant's config is the sweep's own (its top-level ``seed`` included: the grid's ``seed`` is the RL
+    seed) with only the point's base keys set. Raises ConfigError for a sweep that cannot pretrain.
+    """
+    if base.model.path:
+        raise ConfigError("sweep.pretrain: model.path names a real checkpoint, which is not pretrained here; "
+                          "drop sweep.pretrain and the grid's pretrain.*/model.* keys, or remove model.path")
+    if base.train.base_model:
+        raise ConfigError("train.base_model: this sweep pretrains its bases (sweep.pretrain or a pretrain.*/model.* "
+                          "grid key) and starts each trial from its own; remove train.base_model")
+    keys = [k for k in base.sweep.grid if is_base_key(k)]
+    variants: dict[str, BaseVariant] = {}
+    of_point: list[str] = []
+    for point in points:
+        bpoint = {k: point[k] for k in keys}
+        raw = trial_raw(base_raw, bpoint)
+        try:
+            cfg = validate_config(raw)
+        except ConfigError as exc:
+            shown = ", ".join(f"{k}={v!r}" for k, v in bpoint.items())
+            raise ConfigError(f"sweep.grid base variant {shown}: {exc}") from None
+        fingerprint = base_fingerprint(cfg)
+        name = f"{point_name(bpoint, keys) if keys else 'base'}-{fingerprint}"
+        variants.setdefault(name, BaseVariant(name, bpoint, raw, fingerprint))
+        of_point.append(name)
+    return list(variants.values()), of_point

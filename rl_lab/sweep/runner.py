@@ -8,6 +8,8 @@ driver with ``Tuner.restore(resume_errored=True)``. Layout under ``cfg.sweep_dir
     sweep_summary.json     one row per trial (see summary.py)
     tune/                  Tune's experiment state and per-trial result files
     trials/<name>/         each trial's run dir (the run-dir contract of training)
+    bases/<variant>/       two-stage sweeps: each base variant, pretrained first (rl_lab.sweep.bases)
+    tune_bases/            Tune's state of that first stage
 """
 
 from __future__ import annotations
@@ -20,7 +22,8 @@ from typing import Any
 
 from rl_lab.core.errors import ConfigError
 from rl_lab.core.io import atomic_write_yaml
-from rl_lab.sweep.grid import absolutize_paths, validate_grid
+from rl_lab.core.rundir import BASE_MODEL, bases_dir
+from rl_lab.sweep.grid import absolutize_paths, split_bases, two_stage, validate_grid
 from rl_lab.sweep.summary import build_summary, write_summary
 
 TUNE_NAME = "tune"
@@ -54,7 +57,18 @@ def prepare(raw: dict[str, Any], *, resume: bool = False, address: str | None = 
                           "use a fraction below 1 or a whole number of GPUs")
     if not base.ray.address:
         check_local_resources(base)
-    for path, dtype in sorted({(str(c.base_model_path), c.model.dtype) for c in configs}):
+    staged = two_stage(base)
+    variants, trial_bases = [], {}
+    if staged:
+        from rl_lab.sweep.bases import variant_state
+
+        variants, of_point = split_bases(raw, base, points)
+        where = bases_dir(base)
+        trial_bases = {name: {"variant": v, "model": str(where / v / BASE_MODEL)}
+                       for name, v in zip(names, of_point, strict=True)}
+        for variant in variants:
+            variant_state(variant, where / variant.name)  # ConfigError: the folder holds another base
+    for path, dtype in sorted({(str(c.base_model_path), c.model.dtype) for c in configs} if not staged else ()):
         try:
             validate_checkpoint(path)
             check_loadable(path, dtype)  # what the weights hold, once here rather than failing in every trial
@@ -62,13 +76,16 @@ def prepare(raw: dict[str, Any], *, resume: bool = False, address: str | None = 
             raise ConfigError(f"train.base_model: {exc} (pretrain a base model first, or set train.base_model)") from None
     sweep_dir = base.sweep_dir
     tune_dir = sweep_dir / TUNE_NAME
+    resume_tune = resume
     if resume:
-        _check_resumable(sweep_dir, tune_dir, raw)
+        resume_tune = _check_resumable(sweep_dir, tune_dir, raw, staged)
     elif tune_dir.exists() and _can_restore(tune_dir):
         raise ConfigError(f"output_dir: {str(sweep_dir)!r} already holds a sweep; continue it with --resume, "
                           "or choose another output_dir/name")
     return {"raw": raw, "cfg": base, "points": points, "names": names, "sweep_dir": sweep_dir,
-            "tune_dir": tune_dir, "cwd": cwd, "resume": resume, "trial_output": trial_output}
+            "tune_dir": tune_dir, "cwd": cwd, "resume": resume, "resume_tune": resume_tune,
+            "trial_output": trial_output, "variants": variants, "bases_dir": bases_dir(base) if staged else None,
+            "trial_bases": trial_bases}
 
 
 def local_resources(cfg) -> tuple[float, float]:
@@ -113,12 +130,15 @@ def _can_restore(tune_dir: Path) -> bool:
     return Tuner.can_restore(str(tune_dir))
 
 
-def _check_resumable(sweep_dir: Path, tune_dir: Path, raw: dict[str, Any]) -> None:
+def _check_resumable(sweep_dir: Path, tune_dir: Path, raw: dict[str, Any], staged: bool = False) -> bool:
+    """Refuse a resume that cannot be one; True when Tune's state of the RL stage exists to restore
+    (False: a two-stage sweep stopped in its first stage, so the RL stage starts now)."""
     from rl_lab.config import validate_config
     from rl_lab.core.config import read_yaml_mapping
     from rl_lab.train.resume import changed_keys
 
-    if not _can_restore(tune_dir):
+    restorable = _can_restore(tune_dir)
+    if not restorable and not (staged and (sweep_dir / CONFIG_FILE).is_file()):
         raise ConfigError(f"--resume: {str(sweep_dir)!r} holds no sweep to resume; run without --resume to start it")
     saved_file = sweep_dir / CONFIG_FILE
     if saved_file.is_file():
@@ -128,6 +148,7 @@ def _check_resumable(sweep_dir: Path, tune_dir: Path, raw: dict[str, Any]) -> No
         if changed:
             raise ConfigError(f"--resume: the config differs from the sweep being resumed in {changed}; "
                               f"resume with the same config (saved in {str(saved_file)!r}) or start a new sweep")
+    return restorable
 
 
 def init_ray(cfg, trial_output: bool = False) -> bool:
@@ -170,9 +191,17 @@ def run_sweep(plan: dict[str, Any]) -> dict[str, Any]:
         record_local_ray(sweep_dir)
     if cfg.ray.address:
         warn_unsatisfiable_on_cluster(cfg)
-    results = None
+    results, base_rows = None, None
     try:
-        if plan["resume"]:
+        if plan["variants"]:
+            from rl_lab.sweep.bases import BaseStageFailed, pretrain_variants
+
+            try:
+                base_rows = pretrain_variants(plan)
+            except BaseStageFailed as exc:
+                base_rows = exc.rows
+                raise
+        if plan["resume_tune"]:
             tuner = tune.Tuner.restore(str(plan["tune_dir"]), trainable=trainable, resume_errored=True)
         else:
             tuner = tune.Tuner(
@@ -195,7 +224,8 @@ def run_sweep(plan: dict[str, Any]) -> dict[str, Any]:
         results = tuner.fit()
     finally:
         summary = build_summary(sweep_dir, grid, plan["points"], plan["names"], _tune_infos(results, keys),
-                                max_failures=cfg.sweep.max_failures)
+                                max_failures=cfg.sweep.max_failures, trial_bases=plan["trial_bases"],
+                                bases=base_rows)
         write_summary(summary)
         if started:
             ray.shutdown()
@@ -212,7 +242,7 @@ def build_trainable(plan: dict[str, Any]):
     cfg = plan["cfg"]
     trainable = make_trainable(
         copy.deepcopy(plan["raw"]), list(cfg.sweep.grid), str(plan["sweep_dir"] / "trials"), str(plan["cwd"]),
-        cfg.sweep.gpus_per_trial,
+        cfg.sweep.gpus_per_trial, {name: b["model"] for name, b in plan["trial_bases"].items()},
     )
     return tune.with_resources(trainable, {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial})
 

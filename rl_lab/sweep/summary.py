@@ -79,16 +79,26 @@ def trial_row(
 def build_summary(
     sweep_dir: Path, grid: dict[str, list[Any]], points: list[dict[str, Any]], names: list[str],
     tune_infos: dict[str, dict[str, Any]] | None = None, max_failures: int = 0,
+    trial_bases: dict[str, dict[str, Any]] | None = None, bases: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
+    """The summary; a two-stage sweep's rows also name their ``base`` (variant, model) and the summary
+    lists the ``bases`` of its first stage."""
     tune_infos = tune_infos or {}
     trials = [
         trial_row(name, point, sweep_dir / "trials" / name, tune_infos.get(name), max_failures)
         for point, name in zip(points, names, strict=True)
     ]
+    if trial_bases:
+        for trial in trials:
+            trial["base"] = trial_bases.get(trial["name"])
     counts: dict[str, int] = {}
     for trial in trials:
         counts[trial["status"]] = counts.get(trial["status"], 0) + 1
-    return {"sweep_dir": str(sweep_dir), "grid": grid, "counts": counts, "trials": trials}
+    out = {"sweep_dir": str(sweep_dir), "grid": grid, "counts": counts, "trials": trials}
+    if trial_bases:
+        out["bases"] = bases if bases is not None else [
+            {"name": n, "status": "unknown"} for n in sorted({b["variant"] for b in trial_bases.values()})]
+    return out
 
 
 def write_summary(summary: dict[str, Any]) -> Path:

@@ -125,14 +125,19 @@ class _TuneReporter:
 
 
 def make_trainable(
-    base_raw: dict[str, Any], grid_keys: list[str], trials_dir: str, driver_cwd: str, gpus_per_trial: float
+    base_raw: dict[str, Any], grid_keys: list[str], trials_dir: str, driver_cwd: str, gpus_per_trial: float,
+    base_models: dict[str, str] | None = None,
 ) -> Callable[[dict[str, Any]], None]:
-    """Build the function trainable; everything it captures is plain data (pickled by Ray)."""
+    """Build the function trainable; everything it captures is plain data (pickled by Ray).
+
+    ``base_models`` (two-stage sweeps): trial name -> the base variant checkpoint it starts from.
+    """
 
     def rl_lab_trial(config: dict[str, Any]) -> None:
         from ray import tune
 
         from rl_lab.config import validate_config
+        from rl_lab.core.config import set_dotted
         from rl_lab.sweep.grid import point_name, trial_raw
 
         # Tune starts a trial in its own trial dir; relative paths in the config (family
@@ -141,6 +146,8 @@ def make_trainable(
             os.chdir(driver_cwd)
         point = dict(config.get("point") or {})
         raw = trial_raw(base_raw, point)
+        if base_models:
+            set_dotted(raw, "train.base_model", base_models[point_name(point, grid_keys)])
         cfg = validate_config(raw)
         # kernels and threads pinned before the trial computes anything (fresh worker process)
         determinism.apply(cfg, threads=cfg.determinism.threads or max(1, int(cfg.sweep.cpus_per_trial)))
