@@ -76,7 +76,7 @@ def test_sweep_pretrain_without_base_keys_gives_one_shared_base(tmp_path):
     base, points, _names, _configs = validate_grid(raw)
     assert two_stage(base)
     variants, of_point = split_bases(raw, base, points)
-    assert [v.name.split("-")[0] for v in variants] == ["base"] and len(set(of_point)) == 1
+    assert [v.name for v in variants] == [f"base-{variants[0].fingerprint}"] and len(set(of_point)) == 1
     plain = load_raw(write_config(tmp_path / "p.yaml", tmp_path / "out", {"seed": [0, 1]}))
     assert not two_stage(validate_grid(plain)[0])
 
@@ -188,3 +188,45 @@ def test_resume_retrains_only_the_damaged_base(staged_sweep):
     assert rows[damaged["name"]]["trained_now"] and not rows[kept["name"]]["trained_now"]
     assert tensors_digest(Path(kept["model"])) == kept_digest
     assert tensors_digest(Path(damaged["model"])) == damaged_digest  # pretraining is deterministic on one host
+
+
+# --------------------------------------------------------------------------- named arms
+def test_arms_cross_the_grid_and_set_their_keys_together(tmp_path):
+    from rl_lab.sweep.grid import full_grid, split_bases, trial_raw, validate_grid
+
+    arms = {"matched": {"curriculum": {"kind": "fixed", "levels": [1, 2]}},
+            "hard_kl": {"curriculum.kind": "hard_only", "train.beta": 0.1},
+            "nano": {"model.preset": "nano"}}
+    raw = load_raw(write_config(tmp_path / "s.yaml", tmp_path / "out", {"seed": [0, 1]}, sweep={"arms": arms}))
+    base, points, names, configs = validate_grid(raw)
+    assert list(full_grid(base)) == ["arm", "seed"]
+    assert len(points) == 6 and "arm-hard_kl_seed-1" in names
+    by_name = dict(zip(names, configs, strict=True))
+    hard = by_name["arm-hard_kl_seed-1"]
+    assert (hard.curriculum.kind, hard.train.beta, hard.seed) == ("hard_only", 0.1, 1)
+    assert by_name["arm-matched_seed-0"].train.beta == 0.0
+    assert trial_raw(raw, points[0])["sweep"].get("arms") is None  # a trial is one run
+    variants, of_point = split_bases(raw, base, points)  # an arm that changes the model needs its own base
+    assert len(variants) == 2
+    assert {v.point.get("model.preset") for v in variants} == {None, "nano"}
+    # model.preset: tiny is the default: the same base as no preset at all, so it shares that folder
+    same, _ = split_bases(raw, base, [{"arm": "matched"}])
+    tiny, _ = split_bases(trial_raw(raw, {}) | {"sweep": {"arms": {"t": {"model.preset": "tiny"}}}}, base,
+                          [{"arm": "t"}])
+    assert same[0].name == tiny[0].name
+    assert len({of_point[i] for i, p in enumerate(points) if p["arm"] != "nano"}) == 1
+
+
+@pytest.mark.parametrize(("arms", "needle"), [
+    ({"bad": {"train.stepz": 3}}, "train.stepz"),
+    ({"bad": {"sweep.max_failures": 3}}, "sweep.arms.bad.sweep.max_failures"),
+    ({"bad name": {"train.beta": 0.1}}, "arms.bad name"),
+    ({"empty": {}}, "arms.empty"),
+])
+def test_bad_arms_exit_2_naming_the_arm(tmp_path, capsys, arms, needle):
+    out = tmp_path / "out"
+    cfg_file = write_config(tmp_path / "s.yaml", out, {"seed": [0]}, sweep={"arms": arms, "pretrain": True})
+    assert main(["sweep", str(cfg_file)]) == 2
+    err = capsys.readouterr().err
+    assert needle in err, err
+    assert not out.exists()

@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import copy
 import math
+import re
 import reprlib
 from pathlib import Path
 from typing import Any, Literal
@@ -141,7 +142,7 @@ class PromptConfig(Strict):
 # --------------------------------------------------------------------------- model
 class ModelConfig(Strict):
     path: str | None = Field(None, description="a local HF checkpoint directory; replaces the preset")
-    preset: Literal["tiny", "small", "medium"] = Field("tiny", description="size of the tiny model built here")
+    preset: Literal["nano", "tiny", "small", "medium"] = Field("tiny", description="size of the tiny model built here")
     architecture: Literal["qwen2", "llama"] = "qwen2"
     dtype: Literal["float32", "bfloat16"] = Field("float32", description="weights dtype for training")
 
@@ -325,6 +326,9 @@ class SweepConfig(Strict):
     grid: dict[str, list[Any]] = Field(
         default_factory=dict, description="dotted config key -> values; trials are the cross product"
     )
+    arms: dict[str, dict[str, Any]] = Field(
+        default_factory=dict, description="named arms, each a mapping of dotted config keys -> one value; crossed "
+        "with the grid as the key 'arm' (for conditions that change several keys at once, e.g. hard-only + KL)")
     max_failures: int = Field(1, ge=0, description="retries of a trial that dies, each from its last checkpoint")
     max_concurrent_trials: int | None = Field(None, ge=1)
     cpus_per_trial: float = Field(1.0, gt=0)
@@ -342,6 +346,18 @@ class SweepConfig(Strict):
         for key, values in value.items():
             if not values:
                 raise ValueError(f"grid.{key}: needs at least one value")
+        if "arm" in value:
+            raise ValueError("grid.arm: 'arm' is the key of sweep.arms; name the arms there, or rename the grid key")
+        return value
+
+    @field_validator("arms")
+    @classmethod
+    def _arm_names(cls, value: dict[str, dict[str, Any]]) -> dict[str, dict[str, Any]]:
+        for name, overrides in value.items():
+            if not re.fullmatch(r"[A-Za-z0-9][A-Za-z0-9_.+-]*", name):
+                raise ValueError(f"arms.{name}: arm names are letters, digits and _.+- (they name trial folders)")
+            if not overrides:
+                raise ValueError(f"arms.{name}: needs at least one dotted key -> value")
         return value
 
 

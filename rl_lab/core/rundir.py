@@ -15,7 +15,7 @@ A *run dir* (``rl-lab train``, or one sweep trial)::
 
 A *sweep dir* holds ``sweep_summary.json``, whose trials each name a run dir and the config
 point (dotted key -> value) that made it. A two-stage sweep (one that pretrains its bases) also
-has ``bases/<variant>-<fingerprint>/`` (a pretraining output dir: config.yaml, model/, eval.json)
+has ``bases/base-<fingerprint>/`` (a pretraining output dir: config.yaml, model/, eval.json)
 and ``tune_bases/`` (Ray Tune's state of that first stage); ``sweep.bases_dir`` may move ``bases/``
 elsewhere so that several sweeps share identical bases. ``resolve`` turns "a run or a sweep" into run dirs
 for every command. Every path, file name and step pattern of the contract is defined here

@@ -2,7 +2,7 @@
 
 A sweep whose grid varies pretraining (``pretrain.*``, ``model.preset``...) or that sets
 ``sweep.pretrain`` first trains every base variant it needs (``rl_lab.sweep.grid.split_bases``)
-into ``<bases_dir>/<variant>-<fingerprint>/``, then runs the RL grid with each trial's
+into ``<bases_dir>/base-<fingerprint>/``, then runs the RL grid with each trial's
 ``train.base_model`` pointing at its variant. The RL trials wait for the whole first stage: Tune
 has no dependencies between trials, and a stage boundary keeps both stages plain Tune runs with
 their own retries.

@@ -78,14 +78,35 @@ def absolutize_paths(raw: dict[str, Any], cwd: Path) -> dict[str, Any]:
     return data
 
 
+ARM = "arm"  # the grid key of sweep.arms: its value names an arm, whose dotted keys are set together
+
+
+def full_grid(cfg: Config) -> dict[str, list[Any]]:
+    """The grid Tune runs: ``arm`` (the names of sweep.arms, varying slowest) then sweep.grid."""
+    return {ARM: list(cfg.sweep.arms), **cfg.sweep.grid} if cfg.sweep.arms else dict(cfg.sweep.grid)
+
+
+def point_settings(base_raw: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
+    """A grid point as the dotted keys it sets: an ``arm`` expands to its overrides (grid keys win)."""
+    out: dict[str, Any] = {}
+    for key, value in point.items():
+        if key == ARM:
+            arms = ((base_raw.get("sweep") or {}).get("arms") or {})
+            out.update(arms[value])
+        else:
+            out[key] = value
+    return out
+
+
 def trial_raw(base_raw: dict[str, Any], point: dict[str, Any]) -> dict[str, Any]:
-    """The raw config of one trial: the base with the point's keys set and the grid cleared
+    """The raw config of one trial: the base with the point's keys set and the grid and arms cleared
     (a trial is a single training run; its config.yaml reproduces it with ``rl-lab train``)."""
     data = copy.deepcopy(base_raw)
-    for key, value in point.items():
+    for key, value in point_settings(base_raw, point).items():
         set_dotted(data, key, copy.deepcopy(value))
     if isinstance(data.get("sweep"), dict):
         data["sweep"]["grid"] = {}
+        data["sweep"].pop("arms", None)
     return data
 
 
@@ -95,11 +116,14 @@ def validate_grid(base_raw: dict[str, Any]) -> tuple[Config, list[dict[str, Any]
     Returns the base config, the points, their trial names and each point's config.
     """
     base = validate_config(base_raw)
-    grid = base.sweep.grid
-    for key in grid:
-        if key.split(".")[0] in FORBIDDEN_GRID_PREFIXES:
+    grid = full_grid(base)
+    varied = [f"sweep.grid.{k}" for k in base.sweep.grid] + [
+        f"sweep.arms.{arm}.{k}" for arm, keys in base.sweep.arms.items() for k in keys]
+    for where in varied:
+        key = where.split(".", 3)[-1] if where.startswith("sweep.arms.") else where[len("sweep.grid."):]
+        if key.split(".")[0] in FORBIDDEN_GRID_PREFIXES or key == ARM:
             raise ConfigError(
-                f"sweep.grid.{key}: a trial cannot vary the {key.split('.')[0]!r} section; "
+                f"{where}: a trial cannot vary the {key.split('.')[0]!r} section; "
                 f"grid keys are training-run settings such as seed or curriculum.kind"
             )
     count = math.prod(len(v) for v in grid.values())
@@ -133,7 +157,8 @@ def is_base_key(key: str) -> bool:
 
 @dataclass(frozen=True)
 class BaseVariant:
-    """One base model of a two-stage sweep: trained once into ``<bases_dir>/<name>``, shared by its trials."""
+    """One base model of a two-stage sweep: trained once into ``<bases_dir>/base-<fingerprint>``, shared by
+    every trial (of any sweep using that bases_dir) that needs the same base."""
 
     name: str
     point: dict[str, Any]  # the grid's base keys -> values ({} for the sweep's single base)
@@ -150,7 +175,8 @@ def base_fingerprint(cfg: Config) -> str:
 
 def two_stage(cfg: Config) -> bool:
     """True when the sweep pretrains its bases first (``sweep.pretrain``, or a grid key that varies the base)."""
-    return cfg.sweep.pretrain or any(is_base_key(k) for k in cfg.sweep.grid)
+    arm_keys = [k for overrides in cfg.sweep.arms.values() for k in overrides]
+    return cfg.sweep.pretrain or any(is_base_key(k) for k in [*cfg.sweep.grid, *arm_keys])
 
 
 def split_bases(base_raw: dict[str, Any], base: Config, points: list[dict[str, Any]]) -> tuple[list[BaseVariant], list[str]]:
@@ -165,11 +191,10 @@ def split_bases(base_raw: dict[str, Any], base: Config, points: list[dict[str, A
     if base.train.base_model:
         raise ConfigError("train.base_model: this sweep pretrains its bases (sweep.pretrain or a pretrain.*/model.* "
                           "grid key) and starts each trial from its own; remove train.base_model")
-    keys = [k for k in base.sweep.grid if is_base_key(k)]
     variants: dict[str, BaseVariant] = {}
     of_point: list[str] = []
     for point in points:
-        bpoint = {k: point[k] for k in keys}
+        bpoint = {k: v for k, v in point_settings(base_raw, point).items() if is_base_key(k)}
         raw = trial_raw(base_raw, bpoint)
         try:
             cfg = validate_config(raw)
@@ -177,7 +202,9 @@ def split_bases(base_raw: dict[str, Any], base: Config, points: list[dict[str, A
             shown = ", ".join(f"{k}={v!r}" for k, v in bpoint.items())
             raise ConfigError(f"sweep.grid base variant {shown}: {exc}") from None
         fingerprint = base_fingerprint(cfg)
-        name = f"{point_name(bpoint, keys) if keys else 'base'}-{fingerprint}"
+        # Named by the fingerprint alone: two points (or two sweeps) that make the same base share it,
+        # whichever keys they set (model.preset: tiny in one sweep, the default in another).
+        name = f"base-{fingerprint}"
         variants.setdefault(name, BaseVariant(name, bpoint, raw, fingerprint))
         of_point.append(name)
     return list(variants.values()), of_point

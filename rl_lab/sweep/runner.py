@@ -23,7 +23,7 @@ from typing import Any
 from rl_lab.core.errors import ConfigError
 from rl_lab.core.io import atomic_write_yaml
 from rl_lab.core.rundir import BASE_MODEL, bases_dir
-from rl_lab.sweep.grid import absolutize_paths, split_bases, two_stage, validate_grid
+from rl_lab.sweep.grid import absolutize_paths, full_grid, split_bases, two_stage, validate_grid
 from rl_lab.sweep.summary import build_summary, write_summary
 
 TUNE_NAME = "tune"
@@ -177,7 +177,7 @@ def run_sweep(plan: dict[str, Any]) -> dict[str, Any]:
     from rl_lab.sweep.ray_cleanup import end_dead_driver_ray, forget_local_ray, record_local_ray
 
     cfg, sweep_dir = plan["cfg"], plan["sweep_dir"]
-    grid = cfg.sweep.grid
+    grid = full_grid(cfg)
     keys = list(grid)
     if not plan["resume"]:
         atomic_write_yaml(sweep_dir / CONFIG_FILE, cfg.to_dict())
@@ -241,7 +241,7 @@ def build_trainable(plan: dict[str, Any]):
 
     cfg = plan["cfg"]
     trainable = make_trainable(
-        copy.deepcopy(plan["raw"]), list(cfg.sweep.grid), str(plan["sweep_dir"] / "trials"), str(plan["cwd"]),
+        copy.deepcopy(plan["raw"]), list(full_grid(cfg)), str(plan["sweep_dir"] / "trials"), str(plan["cwd"]),
         cfg.sweep.gpus_per_trial, {name: b["model"] for name, b in plan["trial_bases"].items()},
     )
     return tune.with_resources(trainable, {"cpu": cfg.sweep.cpus_per_trial, "gpu": cfg.sweep.gpus_per_trial})
