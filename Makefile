@@ -2,7 +2,7 @@ PYTHON ?= python3
 PIP ?= $(PYTHON) -m pip
 STAMP := .make/installed
 
-.PHONY: install demo real elicit test lint bench clean
+.PHONY: install demo real elicit atlas test lint bench clean
 
 # torch first: a bare torch requirement would pull the multi-GB CUDA wheels on a
 # CPU machine; with 2.13.0 present, the project's torch>= range installs nothing more.
@@ -36,6 +36,10 @@ elicit: $(STAMP)
 	$(PYTHON) -m rl_lab.cli analyze steering runs/quickstart/sweep --contrast steps:terse --threads 1
 	$(PYTHON) -m rl_lab.cli analyze proxy runs/quickstart/sweep --onto runs/quickstart_seed1/base/model --threads 1
 	$(PYTHON) -m rl_lab.cli report runs/quickstart/sweep
+
+# The claims atlas (docs/atlas.md): every study of configs/studies, resumable, then runs/atlas/atlas.html.
+atlas: $(STAMP)
+	$(PYTHON) -m rl_lab.cli atlas
 
 test: $(STAMP)
 	bash tests/setup_chromium.sh || true

@@ -230,3 +230,36 @@ def test_bad_arms_exit_2_naming_the_arm(tmp_path, capsys, arms, needle):
     err = capsys.readouterr().err
     assert needle in err, err
     assert not out.exists()
+
+
+# --------------------------------------------------------------------------- the atlas' study configs
+STUDIES = sorted((Path(__file__).resolve().parents[1] / "configs" / "studies").glob("*.yaml"))
+
+
+@pytest.mark.parametrize("path", STUDIES, ids=[p.stem for p in STUDIES])
+def test_study_configs_prepare_as_two_stage_sweeps_with_3_seeds(path, tmp_path):
+    from rl_lab.sweep.runner import prepare
+
+    plan = prepare(load_raw(path, [f"output_dir={tmp_path / path.stem}", f"sweep.bases_dir={tmp_path / 'bases'}"]))
+    assert plan["variants"], "every study pretrains (or reuses) its bases in the first stage"
+    assert len(plan["cfg"].sweep.grid["seed"]) >= 3
+    assert not (tmp_path / path.stem).exists()  # preparing writes nothing
+
+
+def test_studies_on_the_quickstart_mixture_share_the_demos_base(tmp_path):
+    """One base for precision, hard_only_causes, easy_to_hard and format_collapse's tiny arm: the atlas
+    pretrains it once (or adopts make demo's), so the study configs must not drift from quickstart.yaml."""
+    from rl_lab.atlas import CONFIGS, STUDIES
+    from rl_lab.config import load_config
+    from rl_lab.sweep.grid import base_fingerprint, split_bases, validate_grid
+
+    demo = f"base-{base_fingerprint(load_config(CONFIGS.parent / 'quickstart.yaml'))}"
+    assert {s.name for s in STUDIES} == {p.stem for p in STUDIES_FILES}
+    for name in ("precision", "hard_only_causes", "easy_to_hard", "format_collapse"):
+        raw = load_raw(CONFIGS / f"{name}.yaml")
+        base, points, _n, _c = validate_grid(raw)
+        variants, _ = split_bases(raw, base, points)
+        assert demo in {v.name for v in variants}, name
+
+
+STUDIES_FILES = STUDIES

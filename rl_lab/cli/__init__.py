@@ -44,6 +44,7 @@ COMMANDS: dict[tuple[str, ...], tuple[str, str, str, str]] = {
         "rl_lab.cli.analyze", "add_arguments_contamination", "run_contamination", "prior-skill change and shortcuts",
     ),
     ("analyze", "drift"): ("rl_lab.cli.analyze", "add_arguments_drift", "run_drift", "KL drift from the base model"),
+    ("atlas",): ("rl_lab.cli.atlas", "add_arguments", "run", "run the claim studies of configs/studies and write the atlas page"),
     ("report",): ("rl_lab.cli.report", "add_arguments", "run", "one self-contained HTML report of a run or sweep"),
     ("model", "import"): ("rl_lab.cli.model", "add_arguments", "run", "a GGUF file as a safetensors HF checkpoint"),
 }
