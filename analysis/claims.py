@@ -229,8 +229,20 @@ def drift_claim(kl: Sequence[float], weight_change: Sequence[float], prior_chang
     """RL's Razor: forward KL on the trained task predicts forgetting, weight change does not. Pearson r
     across all runs (Fisher-z interval) for both predictors; appeared when KL's correlation with the
     prior-skill change is negative beyond ``min_r`` and its r² exceeds weight change's."""
-    r_kl = correlation(kl, prior_change)
-    r_w = correlation(weight_change, prior_change)
+    import math
+    import warnings
+
+    if len(kl) < 3 or not len(kl) == len(weight_change) == len(prior_change):
+        raise ValueError("drift_claim: needs at least three runs, each with a KL, a weight change and a prior change")
+    if len({*prior_change}) < 2 or len({*kl}) < 2:
+        return Claim("inconclusive", "a correlation is undefined: the prior-skill change (or the KL) was the same "
+                     f"in all {len(kl)} runs", [])
+    with warnings.catch_warnings():
+        warnings.simplefilter("ignore")  # a constant weight change: r is NaN, handled below
+        r_kl = correlation(kl, prior_change)
+        r_w = correlation(weight_change, prior_change)
+    if not math.isfinite(r_w.value):
+        r_w = Estimate(0.0, float("nan"), float("nan"), len(kl), None, "undefined: constant weight change")
     nums = [("forward KL vs prior-skill change: r", describe(r_kl, of="runs") + f"; R² {r_kl.value ** 2:.2f}"),
             ("weight change (relative L2) vs prior-skill change: r", describe(r_w, of="runs") + f"; R² {r_w.value ** 2:.2f}")]
     kl_predicts = r_kl.high < -min_r

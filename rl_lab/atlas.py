@@ -71,13 +71,15 @@ def _groups(sweep: Path) -> dict[str, dict[str, list[Path] | Path]]:
         label = point_name(point) if point else "all"
         run = RunDir(trial["run_dir"])
         steps = list(run.checkpoints().values())
-        entry = out.setdefault(label, {"base": Path(trial["base"]["model"]) if trial.get("base") else steps[0],
-                                       "finals": [], "key": group_key(trial["config_point"])})
+        # updates compare with the trial's own step_0 (the base as the trial loaded it: a bf16 arm's step_0 is
+        # the bf16 cast, so rounding the base is not counted as an update); pass@k samples the variant itself
+        entry = out.setdefault(label, {"base": steps[0], "finals": [], "key": group_key(trial["config_point"]),
+                                       "variant": Path(trial["base"]["model"]) if trial.get("base") else steps[0]})
         entry["finals"].append(steps[-1])
     return out
 
 
-def analyse_study(study: Study, root: Path, log: list[list[str]]) -> None:
+def analyse_study(study: Study, root: Path, log: list[list[str]], overrides: list[str] | None = None) -> None:
     """The analyses of one finished study; each is skipped when its JSON exists (a killed atlas resumes)."""
     sweep = root / study.name / "sweep"
     cfg = str(study.config)
@@ -87,11 +89,11 @@ def analyse_study(study: Study, root: Path, log: list[list[str]]) -> None:
     groups = _groups(sweep)
     by_base: dict[Path, list[Path]] = {}
     for group in groups.values():
-        by_base.setdefault(group["base"], []).extend(group["finals"])
+        by_base.setdefault(group["variant"], []).extend(group["finals"])
     for base, finals in by_base.items():
         out = sweep / "by_base" / base.parent.name
         if not (out / "analysis" / "passk.json").is_file():
-            _call(["eval", "passk", "--config", cfg, "--n", str(PASSK_N), "--model", f"base={base}",
+            _call(["eval", "passk", "--config", cfg, *(overrides or []), "--n", str(PASSK_N), "--model", f"base={base}",
                    *[a for f in finals for a in ("--model", str(f))], "--out", str(out)], log)
     for label, group in groups.items():
         out = sweep / "analysis" / "updates" / f"{label}.json"
@@ -150,14 +152,17 @@ def run_atlas(names: list[str] | None = None, root: Path = ATLAS_DIR, analyse_on
             _call(["sweep", str(study.config), f"output_dir={root / study.name}", f"sweep.bases_dir={root / 'bases'}",
                    *(overrides or []), *(["--resume"] if (sweep / "sweep_config.yaml").is_file() else [])], log)
         swept = time.time() - start
-        analyse_study(study, root, log)
+        analyse_study(study, root, log, overrides)
         row = timings.get(study.name, {})
-        # a resumed stage that did nothing keeps the time measured when it ran
-        if any(a[0] == "sweep" for a in log) and swept > 60 or "sweep_s" not in row:
-            row["sweep_s"] = round(swept, 1)
-        if len(log) > int(any(a[0] == "sweep" for a in log)) or "analysis_s" not in row:
-            row["analysis_s"] = round(time.time() - start - swept, 1)
-        row["commands"] = row.get("commands", []) if not log else [" ".join(["rl-lab", *a]) for a in log]
+        # wall time accumulates over invocations (a resumed atlas adds what it spent; a finished sweep's
+        # resume costs Ray's start-up); commands: every one that ran, in order
+        if any(a[0] == "sweep" for a in log):
+            row["sweep_s"] = round(row.get("sweep_s", 0.0) + swept, 1)
+        analysed = time.time() - start - swept
+        if any(a[0] != "sweep" for a in log):
+            row["analysis_s"] = round(row.get("analysis_s", 0.0) + analysed, 1)
+        done = row.get("commands", [])
+        row["commands"] = done + [c for c in (" ".join(["rl-lab", *a]) for a in log) if c not in done]
         timings[study.name] = row
         atomic_write_json(timings_file, timings)
     from rl_lab.report.atlas import build_atlas

@@ -109,3 +109,8 @@ def test_claim_agreement_is_none_when_inconclusive():
 def test_drift_claim_needs_three_runs(bad):
     with pytest.raises(ValueError):
         drift_claim(bad, bad, bad)
+
+
+def test_drift_claim_with_a_constant_input_is_inconclusive():
+    claim = drift_claim([0.1, 0.2, 0.3], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
+    assert claim.verdict == "inconclusive" and "undefined" in claim.summary
