@@ -21,7 +21,9 @@ from pathlib import Path
 
 from rl_lab.cli import main as rl_lab
 
-CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "studies"
+# The checkout's configs/studies; from an installed wheel (which ships no configs), the working directory's.
+_SOURCE_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "studies"
+CONFIGS = _SOURCE_CONFIGS if _SOURCE_CONFIGS.is_dir() else Path("configs") / "studies"
 ATLAS_DIR = Path("runs/atlas")
 PASSK_N = 32  # samples per problem in the atlas' pass@k (k up to 32), half the default: 69 models to sample
 
