@@ -244,7 +244,7 @@ def drift_claim(kl: Sequence[float], weight_change: Sequence[float], prior_chang
     if not math.isfinite(r_w.value):
         r_w = Estimate(0.0, float("nan"), float("nan"), len(kl), None, "undefined: constant weight change")
     nums = [("forward KL vs prior-skill change: r", describe(r_kl, of="runs") + f"; R² {r_kl.value ** 2:.2f}"),
-            ("weight change (relative L2) vs prior-skill change: r", describe(r_w, of="runs") + f"; R² {r_w.value ** 2:.2f}")]
+            ("weight change (L2 norm of the update) vs prior-skill change: r", describe(r_w, of="runs") + f"; R² {r_w.value ** 2:.2f}")]
     kl_predicts = r_kl.high < -min_r
     if kl_predicts and r_kl.value ** 2 > r_w.value ** 2:
         return Claim("appeared", "forward KL predicts the prior-skill loss across runs, better than weight change", nums)
