@@ -197,17 +197,16 @@ def exposure_claim(points: Sequence[ExposurePoint], margin: float) -> Claim:
 # =========================================================================== why hard-only RL damages prior skills
 def hard_only_claims(prior_change: dict[str, Estimate], margin: float, reference: str = "hard_only",
                      control: str = "matched") -> tuple[Claim, dict[str, Verdict]]:
-    """Prior-skill change per arm. The claim (hard-only RL damages prior skills, matched does not) and,
-    per other arm, whether the loss appeared (a cause removed when it did not)."""
+    """Prior-skill change per arm. The claim (hard-only RL damages prior skills; the control's verdict is
+    printed beside it) and, per arm, whether the loss appeared (a cause removed when it did not)."""
     per_arm = {arm: verdict(est, -1, margin) for arm, est in prior_change.items()}
     nums = [(f"{arm}: prior-skill accuracy change", _pp(est)) for arm, est in prior_change.items()]
     ref, ctl = per_arm.get(reference), per_arm.get(control)
-    if ref == "appeared" and ctl == "did not appear":
-        claim = Claim("appeared", f"{reference} lost prior-skill accuracy and {control} did not", nums)
-    elif ref == "did not appear":
-        claim = Claim("did not appear", f"{reference} lost no prior-skill accuracy beyond the margin", nums)
-    else:
-        claim = Claim("inconclusive", f"{reference}: {ref}; {control}: {ctl}", nums)
+    # the claim is about the reference arm; the control is reported beside it, not required
+    words = {"appeared": f"{reference} lost prior-skill accuracy beyond the margin",
+             "did not appear": f"{reference} lost no prior-skill accuracy beyond the margin",
+             "inconclusive": f"{reference}'s interval straddles the margin"}
+    claim = Claim(ref or "inconclusive", f"{words[ref or 'inconclusive']}; {control}: {ctl}", nums)
     return claim, per_arm
 
 

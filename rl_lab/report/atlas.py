@@ -83,11 +83,13 @@ def _analysis(run_dir: str, name: str) -> dict[str, Any] | None:
     return read_json(path) if path.is_file() else None
 
 
-def _prior_correct(payload: dict[str, Any], step: str) -> list[float]:
-    """Per-problem correctness on the prior-skill probes at ``step`` (the probes of prior_skill families)."""
-    families = {p["family"] for p in payload.get("probes", []) if p.get("role") == "prior_skill"}
+def _prior_correct(payload: dict[str, Any], step: str, family: str | None = None) -> list[float]:
+    """Per-problem correctness on the run's prior-skill probes at ``step``: every probe cell the
+    contamination analysis drew (prior-skill families, and trained levels the curriculum never drew, as
+    rl-lab analyze contamination defines them), or only ``family``'s."""
     cells = payload["probe_cells"]
-    return [float(v) for c, v in zip(cells, payload["probe_correct"][step], strict=True) if c.split("/")[0] in families]
+    return [float(v) for c, v in zip(cells, payload["probe_correct"][step], strict=True)
+            if family is None or c.split("/")[0] == family]
 
 
 def _pass_at(n: int, c: int, k: int) -> float:
@@ -145,11 +147,14 @@ def hard_only_view(summary: dict[str, Any], margin: float) -> tuple[list[ClaimVi
     arms: dict[str, list[tuple[list[float], list[float]]]] = {}
     one_success: dict[str, list[list[float]]] = {}
     kl: dict[str, list[float]] = {}
+    shared: dict[str, list[tuple[list[float], list[float]]]] = {}  # the prior family every arm shares
     for t in summary["trials"]:
         arm = t["config_point"].get("arm", "all")
         cont = _analysis(t["run_dir"], "contamination")
         last = str(cont["final_step"])
         arms.setdefault(arm, []).append((_prior_correct(cont, "0"), _prior_correct(cont, last)))
+        shared.setdefault(arm, []).append((_prior_correct(cont, "0", "comparison"),
+                                           _prior_correct(cont, last, "comparison")))
         rows = read_jsonl(Path(t["run_dir"]) / "metrics.jsonl")
         one_success.setdefault(arm, []).append([r["groups/one_success_update_share"] for r in rows
                                                 if isinstance(r.get("groups/one_success_update_share"), int | float)])
@@ -158,6 +163,10 @@ def hard_only_view(summary: dict[str, Any], margin: float) -> tuple[list[ClaimVi
     change = {arm: paired_difference([b for b, _ in v], [a for _, a in v], crossed=True) for arm, v in arms.items()}
     claim, per_arm = hard_only_claims(change, margin)
     extra = []
+    for arm, v in shared.items():
+        if all(b for b, _ in v):
+            extra.append((f"{arm}: comparison-only change (the prior family every arm shares)",
+                          claim_numbers(paired_difference([b for b, _ in v], [a for _, a in v], crossed=True))))
     for arm in change:
         os_est = seeds_bootstrap([v for v in one_success[arm] if v]) if any(one_success[arm]) else None
         extra.append((f"{arm}: share of the update from one-success groups (mean over steps)",
@@ -165,7 +174,7 @@ def hard_only_view(summary: dict[str, Any], margin: float) -> tuple[list[ClaimVi
         extra.append((f"{arm}: forward KL per token at the end", f"{sum(kl[arm]) / len(kl[arm]):.3f} (mean of "
                       f"{len(kl[arm])} seeds: {', '.join(f'{x:.3f}' for x in kl[arm])})"))
     claim = Claim(claim.verdict, claim.summary, claim.numbers + extra)
-    views = [ClaimView("Hard-only RL damages prior skills; matched RL does not", claim)]
+    views = [ClaimView("Hard-only RL damages prior skills (matched RL beside it)", claim)]
     for arm, v in per_arm.items():
         if arm not in ("hard_only", "matched"):
             views.append(ClaimView(f"{arm}: the prior-skill loss", Claim(v, f"{arm}: loss {v}",
