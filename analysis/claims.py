@@ -21,10 +21,13 @@ class Claim:
     verdict: Verdict
     summary: str  # one sentence, worded by the interval
     numbers: list[tuple[str, str]] = field(default_factory=list)  # (what, value with interval)
+    from_paper: bool = True  # False: a condition of our own (an ablation arm), with no paper to agree with
 
     @property
     def agrees(self) -> bool | None:
-        return None if self.verdict == "inconclusive" else self.verdict == "appeared"
+        if not self.from_paper or self.verdict == "inconclusive":
+            return None
+        return self.verdict == "appeared"
 
 
 def _pp(est: Estimate) -> str:
@@ -58,7 +61,8 @@ def precision_claim(arms: Sequence[PrecisionArm], sparse_share: float) -> Claim:
                 numbers.append((f"lr {lr:g}, {dtype} weights: changed", _range(a.changed)))
                 if dtype == "float32":
                     numbers.append((f"lr {lr:g}, float32 read through a bf16 cast: changed", _range(a.cast_changed)))
-                numbers.append((f"lr {lr:g}: predicted changeable in bf16", f"{a.predicted:.3f}"))
+        numbers.append((f"lr {lr:g}: predicted changeable in bf16 (share whose half-spacing <= lr)",
+                        f"{next(iter(pair.values())).predicted:.3f}"))
     sparse_lrs = [lr for lr, p in by_lr.items() if "bfloat16" in p and max(p["bfloat16"].changed) < sparse_share]
     dense_fp32 = [lr for lr in sparse_lrs if "float32" in by_lr[lr] and min(by_lr[lr]["float32"].changed) >= sparse_share]
     bf16 = [a for a in arms if a.dtype == "bfloat16"]

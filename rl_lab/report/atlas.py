@@ -177,9 +177,16 @@ def hard_only_view(summary: dict[str, Any], margin: float) -> tuple[list[ClaimVi
     views = [ClaimView("Hard-only RL damages prior skills (matched RL beside it)", claim)]
     for arm, v in per_arm.items():
         if arm not in ("hard_only", "matched"):
-            views.append(ClaimView(f"{arm}: the prior-skill loss", Claim(v, f"{arm}: loss {v}",
-                                                                        [(arm, claim_numbers(change[arm]))])))
-    notes = [f"{arm}: {v}" for arm, v in per_arm.items()]
+            words = {"did not appear": "this arm lost no prior-skill accuracy: removing its cause removed the loss",
+                     "appeared": "this arm lost prior-skill accuracy too: its cause is not the one",
+                     "inconclusive": "the interval straddles the margin"}
+            views.append(ClaimView(f"{arm}: does the prior-skill loss remain?",
+                                   Claim(v, words[v], [(arm, claim_numbers(change[arm]))], from_paper=False)))
+    ref_kl = sum(kl.get("hard_only", [0.0])) / max(1, len(kl.get("hard_only", [])))
+    notes = [f"{arm} lost no prior skill, but it also drifted {ref_kl / (sum(kl[arm]) / len(kl[arm])):.0f}x less than "
+             f"hard_only (forward KL {sum(kl[arm]) / len(kl[arm]):.3f} vs {ref_kl:.3f}): this arm does not separate its "
+             "cause from moving less." for arm, v in per_arm.items()
+             if arm not in ("hard_only", "matched") and v == "did not appear" and kl.get(arm) and sum(kl[arm]) > 0]
     return views, _plot_bars(change, "prior-skill accuracy change (pp)", "arm"), notes
 
 
@@ -420,6 +427,7 @@ def build_atlas(root: Path, studies: Sequence[str], titles: dict[str, str]) -> P
     atomic_write_json(root / "atlas.json", {"studies": [{
         "study": s.key, "title": s.title, "missing": s.missing or None, "wall": s.wall, "commands": s.commands,
         "literature": s.literature, "claims": [{"claim": c.title, "verdict": c.claim.verdict, "agrees": c.claim.agrees,
+                                                "from_paper": c.claim.from_paper,
                                                 "summary": c.claim.summary, "numbers": c.claim.numbers}
                                                for c in s.claims]} for s in views], "timings": timings})
     return out
