@@ -185,6 +185,10 @@ def exposure_claim(points: Sequence[ExposurePoint], margin: float) -> Claim:
     seen = [p for p in pts if p.exposure > 0]
     if not zero or not seen:
         return Claim("inconclusive", "needs a zero-exposure base and at least one exposed base", nums)
+    if all(p.base_passk.high <= margin for p in seen) and all(p.gain_passk.high <= margin for p in pts):
+        return Claim("inconclusive", f"no base reached the skill (pass@{pts[0].k} ≤ the margin at every exposure) and "
+                     "RL gained nothing anywhere: the skill lies beyond the edge of competence of every base, so "
+                     "amplification was never put to the test", nums)
     created = verdict(zero[0].gain_passk, +1, margin)
     amplified = [verdict(p.gain_pass1, +1, margin) for p in seen]
     if created == "appeared":

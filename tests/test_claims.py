@@ -114,3 +114,12 @@ def test_drift_claim_needs_three_runs(bad):
 def test_drift_claim_with_a_constant_input_is_inconclusive():
     claim = drift_claim([0.1, 0.2, 0.3], [1.0, 2.0, 3.0], [0.0, 0.0, 0.0])
     assert claim.verdict == "inconclusive" and "undefined" in claim.summary
+
+
+def test_exposure_with_no_base_coverage_is_inconclusive():
+    def flat(exposure: float) -> ExposurePoint:
+        zero = est(0.0, 0.0, 0.0)
+        return ExposurePoint(exposure, zero, zero, zero, zero, 32)
+
+    claim = exposure_claim([flat(0.0), flat(0.01), flat(0.1)], margin=0.02)
+    assert claim.verdict == "inconclusive" and "edge of competence" in claim.summary

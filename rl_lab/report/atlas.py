@@ -210,7 +210,9 @@ def easy_to_hard_view(root: Path, margin: float) -> tuple[list[ClaimView], Any]:
         {f"level {lv}": e for lv, e in change.items()}, "pass@1 change (pp)", "held-out level")
 
 
-def exposure_view(root: Path, summary: dict[str, Any], margin: float, k: int) -> tuple[list[ClaimView], Any]:
+def exposure_view(root: Path, summary: dict[str, Any], margin: float, k: int, level: int,
+                  ) -> tuple[list[ClaimView], Any]:
+    """RL gain per exposure on ``level`` (the one level the study trains, whose pretraining share it varies)."""
     points = []
     for passk in sorted((root / "exposure" / "sweep" / "by_base").glob("*/analysis/passk.json")):
         payload = read_json(passk)
@@ -218,15 +220,16 @@ def exposure_view(root: Path, summary: dict[str, Any], margin: float, k: int) ->
         variant = Path(passk).parents[1].name
         weights = next(b["point"]["pretrain.difficulty_weights"] for b in summary["bases"] if b["name"] == variant)
         w = {int(a): float(b) for a, b in weights.items()}
-        exposure = w.get(4, 0.0) / sum(w.values())
+        exposure = w.get(level, 0.0) / sum(w.values())
         n = len(tuned)
-        b1, bk = _per_problem(base, 4, 1), _per_problem(base, 4, k)
+        b1, bk = _per_problem(base, level, 1), _per_problem(base, level, k)
         points.append(ExposurePoint(
             exposure, seeds_bootstrap([b1]), seeds_bootstrap([bk]),
-            paired_difference([b1] * n, [_per_problem(m, 4, 1) for m in tuned.values()], crossed=True),
-            paired_difference([bk] * n, [_per_problem(m, 4, k) for m in tuned.values()], crossed=True), k))
+            paired_difference([b1] * n, [_per_problem(m, level, 1) for m in tuned.values()], crossed=True),
+            paired_difference([bk] * n, [_per_problem(m, level, k) for m in tuned.values()], crossed=True), k))
     claim = exposure_claim(points, margin)
-    return [ClaimView("RL amplifies a skill pretraining showed; it does not create one", claim)], _plot_exposure(points)
+    return [ClaimView(f"RL amplifies a skill pretraining showed; it does not create one (level {level})", claim)], \
+        _plot_exposure(points, level)
 
 
 def collapse_view(summary: dict[str, Any], steps: int) -> tuple[list[ClaimView], Any]:
@@ -332,7 +335,7 @@ def _plot_bars(values: dict[str, Estimate], ylabel: str, xlabel: str):
     return data_uri(fig)
 
 
-def _plot_exposure(points: Sequence[ExposurePoint]):
+def _plot_exposure(points: Sequence[ExposurePoint], level: int):
     plt = _plt()
     fig, axes = plt.subplots(1, 2, figsize=(7.0, 3.0))
     pts = sorted(points, key=lambda p: p.exposure)
@@ -345,8 +348,8 @@ def _plot_exposure(points: Sequence[ExposurePoint]):
                     yerr=[[g.value - g.low for g in gain], [g.high - g.value for g in gain]], fmt="o-", color="#d1495b",
                     capsize=3, label="after RL (mean of seeds)")
         ax.set_xticks(list(xs), [f"{p.exposure:.1%}" for p in pts])
-        ax.set_xlabel("level-4 share of addition pretraining")
-        ax.set_ylabel(f"{label} on level 4")
+        ax.set_xlabel(f"level-{level} share of addition pretraining")
+        ax.set_ylabel(f"{label} on level {level}")
         ax.legend(fontsize=7)
     fig.tight_layout()
     return data_uri(fig)
@@ -408,7 +411,8 @@ def build_atlas(root: Path, studies: Sequence[str], titles: dict[str, str]) -> P
             elif study == "easy_to_hard":
                 view.claims, view.figure = easy_to_hard_view(root, rep.passk_margin)
             elif study == "exposure":
-                view.claims, view.figure = exposure_view(root, summary, rep.passk_margin, _max_k(root / study))
+                view.claims, view.figure = exposure_view(root, summary, rep.passk_margin, _max_k(root / study),
+                                                         (cfg.curriculum.levels or [4])[0])
             elif study == "format_collapse":
                 view.claims, view.figure = collapse_view(summary, cfg.train.steps)
         except (FileNotFoundError, KeyError) as exc:
