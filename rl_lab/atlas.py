@@ -155,6 +155,8 @@ def run_atlas(names: list[str] | None = None, root: Path = ATLAS_DIR, analyse_on
                    *(overrides or []), *(["--resume"] if (sweep / "sweep_config.yaml").is_file() else [])], log)
         swept = time.time() - start
         analyse_study(study, root, log, overrides)
+        # re-read: another atlas process (--only another study) may have written since this one started
+        timings = read_json(timings_file) if timings_file.is_file() else {}
         row = timings.get(study.name, {})
         # wall time accumulates over invocations (a resumed atlas adds what it spent; a finished sweep's
         # resume costs Ray's start-up); commands: every one that ran, in order
