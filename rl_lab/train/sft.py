@@ -15,9 +15,7 @@ from typing import Any
 
 from rl_lab.core.config import Config
 from rl_lab.core.errors import ConfigError
-
-# SFTConfig fields rl_lab sets for the SFT arm (check_trl_options refuses them in train.trl).
-SFT_OWNED = ("max_length", "completion_only_loss", "packing", "dataset_text_field", "eos_token")
+from rl_lab.train.trl_args import shared_trainer_kwargs
 
 
 def prompts_per_step(cfg: Config) -> int:
@@ -49,8 +47,6 @@ def sft_rows(pool, fmt: str):
 def sft_config_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
     """Everything rl_lab sets on ``trl.SFTConfig``; pure. One micro-batch per optimizer step holding the
     step's problems (the mean loss over them equals what accumulation over GRPO's micro-batches would give)."""
-    from rl_lab.train.trl_args import shared_trainer_kwargs  # trl_args imports this module's SFT_OWNED
-
     t = cfg.train
     kwargs: dict[str, Any] = dict(
         **shared_trainer_kwargs(cfg, run_dir),

@@ -22,7 +22,6 @@ from typing import Any
 from rl_lab.core.config import Config
 from rl_lab.core.errors import ConfigError
 from rl_lab.train.rewards import reward_weights
-from rl_lab.train.sft import SFT_OWNED
 
 
 def shared_trainer_kwargs(cfg: Config, run_dir: str | Path) -> dict[str, Any]:
@@ -103,6 +102,10 @@ OWNED: dict[str, str | None] = {
     "vllm_tensor_parallel_size": "rollout.vllm_tensor_parallel_size",
     "resume_from_checkpoint": "rl-lab train --resume", "push_to_hub": None, "shuffle_dataset": "curriculum",
 }
+
+# SFTConfig fields rl_lab sets for the SFT arm (check_trl_options refuses them in train.trl).
+SFT_OWNED = ("max_length", "completion_only_loss", "packing", "dataset_text_field", "eos_token")
+
 # String fields TRL checks only at the first training step (TrainingArguments' enums fail at construction).
 CHOICES: dict[str, tuple[Any, ...]] = {
     "importance_sampling_level": ("token", "sequence"),
