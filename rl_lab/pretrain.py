@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import shutil
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -46,8 +47,10 @@ def _tokenize(dataset, tokenizer, max_length: int, loss_on: str):
     return tokenized.remove_columns("length")
 
 
-def pretrain(cfg: Config, resume: bool = False, force: bool = False, out: Path | None = None) -> dict[str, Any]:
-    """Pretrain into ``out`` (default ``cfg.base_dir``); a sweep's base variants go to their own folders."""
+def pretrain(cfg: Config, resume: bool = False, force: bool = False, out: Path | None = None,
+             on_log: Callable[[dict[str, Any]], None] | None = None) -> dict[str, Any]:
+    """Pretrain into ``out`` (default ``cfg.base_dir``); a sweep's base variants go to their own folders.
+    ``on_log`` gets each logged row too (a sweep's base trial forwards them to Ray Tune as progress)."""
     import torch
     from transformers import DataCollatorForSeq2Seq, Trainer, TrainerCallback, TrainingArguments
 
@@ -108,7 +111,10 @@ def pretrain(cfg: Config, resume: bool = False, force: bool = False, out: Path |
 
         def on_log(self, args, state, control, logs=None, **kwargs):
             if logs and state.is_world_process_zero:
-                self.log.write({"step": state.global_step, **scalars(logs)})
+                row = {"step": state.global_step, **scalars(logs)}
+                self.log.write(row)
+                if on_log is not None:
+                    on_log(row)
 
         def on_train_end(self, args, state, control, **kwargs):
             self.log.close()

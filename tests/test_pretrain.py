@@ -187,3 +187,15 @@ def test_a_base_pretrained_with_another_config_is_named_stale(micro_base: Path):
     other = load_config(QUICKSTART, [*micro_overrides(micro_base), "pretrain.steps=13", "train.steps=5"])
     assert pretraining_differences(other, micro_base / "base") == ["pretrain.steps"]  # train.* does not matter
     assert pretraining_differences(same, micro_base) == ["config.yaml"]  # not a base dir
+
+
+def test_pretrain_hands_each_logged_row_to_on_log(tmp_path: Path):
+    """A sweep's base trial shows pretraining progress: every row of metrics.jsonl also reaches on_log."""
+    from rl_lab.pretrain import pretrain
+
+    cfg = load_config(QUICKSTART, micro_overrides(tmp_path / "exp"))
+    rows: list[dict] = []
+    pretrain(cfg, on_log=rows.append)
+    logged = [json.loads(line) for line in (cfg.base_dir / "metrics.jsonl").read_text().splitlines()]
+    assert rows == logged
+    assert [r["step"] for r in rows if "loss" in r] == [4, 8, 12]

@@ -82,7 +82,8 @@ def make_base_trainable(variants: dict[str, dict[str, Any]], bases: str, driver_
             validate_checkpoint(out / BASE_MODEL)
         except CheckpointError:
             resumable = any((out / "trainer_checkpoints").glob("checkpoint-*"))
-            pretrain(cfg, resume=resumable, force=not resumable, out=out)
+            # each logged row as a Tune result: the sweep's progress shows the base's step and loss
+            pretrain(cfg, resume=resumable, force=not resumable, out=out, on_log=tune.report)
         if not (out / BASE_EVAL).is_file():
             evaluate_model(cfg, out / BASE_MODEL, out, progress=False)
         tune.report({"seconds": time.time() - start, "done": 1})
