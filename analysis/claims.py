@@ -185,15 +185,17 @@ def exposure_claim(points: Sequence[ExposurePoint], margin: float) -> Claim:
     seen = [p for p in pts if p.exposure > 0]
     if not zero or not seen:
         return Claim("inconclusive", "needs a zero-exposure base and at least one exposed base", nums)
-    if all(p.base_passk.high <= margin for p in seen) and all(p.gain_passk.high <= margin for p in pts):
-        return Claim("inconclusive", f"no base reached the skill (pass@{pts[0].k} ≤ the margin at every exposure) and "
-                     "RL gained nothing anywhere: the skill lies beyond the edge of competence of every base, so "
-                     "amplification was never put to the test", nums)
     created = verdict(zero[0].gain_passk, +1, margin)
     amplified = [verdict(p.gain_pass1, +1, margin) for p in seen]
     if created == "appeared":
         return Claim("did not appear", f"RL raised pass@{zero[0].k} on a skill the base never saw in pretraining "
                      f"({_pp(zero[0].gain_passk)}): it created coverage", nums)
+    # The paper's condition: the task at the edge of competence. A base whose pass@1 is within the margin
+    # of 0 gives GRPO groups with (almost) no success, hence no gradient: no test of amplification.
+    if all(p.base_pass1.high <= margin for p in seen) and "appeared" not in amplified:
+        return Claim("inconclusive", f"no exposed base was at the edge of competence (pass@1 within the margin of 0 at "
+                     f"every exposure; pass@{pts[0].k} at most {max(p.base_passk.value for p in seen):.3f}): GRPO's "
+                     "groups almost never held a success, so amplification was never put to the test", nums)
     if created == "did not appear" and "appeared" in amplified:
         return Claim("appeared", "RL added no coverage where pretraining never showed the skill, and raised pass@1 "
                      "where it showed it a little", nums)

@@ -25,7 +25,7 @@ from rl_lab.cli import main as rl_lab
 _SOURCE_CONFIGS = Path(__file__).resolve().parents[1] / "configs" / "studies"
 CONFIGS = _SOURCE_CONFIGS if _SOURCE_CONFIGS.is_dir() else Path("configs") / "studies"
 ATLAS_DIR = Path("runs/atlas")
-PASSK_N = 32  # samples per problem in the atlas' pass@k (k up to 32), half the default: 69 models to sample
+PASSK_N = 32  # samples per problem in the atlas' pass@k (k up to 32), half the default: 72 models to sample
 
 
 @dataclass(frozen=True)

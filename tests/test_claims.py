@@ -123,3 +123,21 @@ def test_exposure_with_no_base_coverage_is_inconclusive():
 
     claim = exposure_claim([flat(0.0), flat(0.01), flat(0.1)], margin=0.02)
     assert claim.verdict == "inconclusive" and "edge of competence" in claim.summary
+
+
+def test_exposure_with_bases_below_the_edge_of_competence_is_inconclusive():
+    """The atlas' level-3 exposure run: bases reach pass@32 0.125 but pass@1 0.004 at 1% and 10% exposure,
+    RL (no reward to learn from) gains nothing: that is no test of amplification, not a refutation."""
+    zero = est(0.0, 0.0, 0.0)
+
+    def below(exposure: float, gain1: tuple[float, float, float]) -> ExposurePoint:
+        return ExposurePoint(exposure, est(0.004, 0.0, 0.012), est(0.125, 0.0, 0.375), est(*gain1),
+                             est(-0.04, -0.375, 0.25), 32)
+
+    points = [ExposurePoint(0.0, zero, zero, zero, zero, 32), below(0.01, (-0.004, -0.012, 0.0)),
+              below(0.1, (-0.001, -0.012, 0.008))]
+    claim = exposure_claim(points, margin=0.03)
+    assert claim.verdict == "inconclusive" and "edge of competence" in claim.summary
+    # the same bases, but RL raised pass@1 at 10%: amplification did happen, whatever the base's level
+    points[-1] = below(0.1, (0.1, 0.05, 0.15))
+    assert exposure_claim(points, margin=0.03).verdict == "appeared"
