@@ -86,7 +86,7 @@ def make_base_trainable(variants: dict[str, dict[str, Any]], bases: str, driver_
             pretrain(cfg, resume=resumable, force=not resumable, out=out, on_log=tune.report)
         if not (out / BASE_EVAL).is_file():
             evaluate_model(cfg, out / BASE_MODEL, out, progress=False)
-        tune.report({"seconds": time.time() - start, "done": 1})
+        tune.report({"step": cfg.pretrain.steps, "seconds": time.time() - start, "done": 1})
 
     return rl_lab_base
 
