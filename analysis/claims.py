@@ -197,8 +197,10 @@ def exposure_claim(points: Sequence[ExposurePoint], margin: float) -> Claim:
                      f"every exposure; pass@{pts[0].k} at most {max(p.base_passk.value for p in seen):.3f}): GRPO's "
                      "groups almost never held a success, so amplification was never put to the test", nums)
     if created == "did not appear" and "appeared" in amplified:
+        rose = [f"{p.exposure:.1%}" for p, a in zip(seen, amplified, strict=True) if a == "appeared"]
+        flat = [f"{p.exposure:.1%}" for p, a in zip(seen, amplified, strict=True) if a != "appeared"]
         return Claim("appeared", "RL added no coverage where pretraining never showed the skill, and raised pass@1 "
-                     "where it showed it a little", nums)
+                     f"at exposure {', '.join(rose)}" + (f" (not at {', '.join(flat)})" if flat else ""), nums)
     if created == "did not appear" and all(a == "did not appear" for a in amplified):
         return Claim("did not appear", "RL gained on no exposure level: nothing to amplify at this budget", nums)
     return Claim("inconclusive", "the intervals of the gains straddle the margin", nums)

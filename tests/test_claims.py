@@ -69,6 +69,9 @@ def test_exposure_amplifies_not_creates():
     zero = point(0.0, (0.0, -0.01, 0.01), (0.0, -0.02, 0.02))
     some = point(0.01, (0.2, 0.1, 0.3), (0.05, -0.05, 0.15))
     assert exposure_claim([zero, some], margin=0.03).verdict == "appeared"
+    flat = point(0.001, (0.0, -0.01, 0.01), (0.0, -0.02, 0.02))
+    claim = exposure_claim([zero, flat, some], margin=0.03)
+    assert claim.verdict == "appeared" and claim.summary.endswith("at exposure 1.0% (not at 0.1%)")
     created = point(0.0, (0.2, 0.1, 0.3), (0.3, 0.2, 0.4))
     assert exposure_claim([created, some], margin=0.03).verdict == "did not appear"
     unclear = point(0.0, (0.0, -0.1, 0.1), (0.02, -0.1, 0.15))
