@@ -266,6 +266,20 @@ def drift_claim(kl: Sequence[float], weight_change: Sequence[float], prior_chang
     return Claim("inconclusive", "the interval of the KL correlation straddles the margin", nums)
 
 
-def crossover_counts(statuses: Sequence[str]) -> dict[str, int]:
-    """How many tuned models' pass@k curves cross the base's (status strings of the passk analysis)."""
-    return dict(Counter(statuses))
+def crossover_claim(statuses: Sequence[str]) -> Claim:
+    """'The base catches up with the RL model at large k' (Yue et al.), among the tuned models that RL put
+    ahead at the smallest k (status ``crosses`` or ``never`` of ``analysis.passk.crossover``; a model the base
+    leads from k = 1 has nothing to overtake). Appeared when the exact binomial interval of the share that
+    crosses lies above one half, did not appear when below."""
+    from rl_lab.analysis.intervals import binomial
+
+    counts = Counter(statuses)
+    nums = [(status, str(n)) for status, n in sorted(counts.items())]
+    crosses, ahead = counts.get("crosses", 0), counts.get("crosses", 0) + counts.get("never", 0)
+    if not ahead:
+        return Claim("inconclusive", "no tuned model was ahead of its base at the smallest k", nums)
+    share = binomial(crosses, ahead)
+    v: Verdict = "appeared" if share.low > 0.5 else "did not appear" if share.high < 0.5 else "inconclusive"
+    return Claim(v, f"{crosses} of the {ahead} tuned models ahead of their base at k = 1 are caught up by the base "
+                 f"at a larger k: share {describe(share, of='models')} ({counts.get('base_ahead_from_start', 0)} more "
+                 "trailed their base from k = 1)", nums)

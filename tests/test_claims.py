@@ -9,6 +9,7 @@ from rl_lab.analysis.claims import (
     CollapseRun,
     ExposurePoint,
     PrecisionArm,
+    crossover_claim,
     drift_claim,
     easy_to_hard_claim,
     exposure_claim,
@@ -144,3 +145,12 @@ def test_exposure_with_bases_below_the_edge_of_competence_is_inconclusive():
     # the same bases, but RL raised pass@1 at 10%: amplification did happen, whatever the base's level
     points[-1] = below(0.1, (0.1, 0.05, 0.15))
     assert exposure_claim(points, margin=0.03).verdict == "appeared"
+
+
+def test_crossover_counts_only_models_rl_put_ahead_and_is_worded_by_its_interval():
+    # 31 of 72 cross, but 20 trailed their base from k = 1: 31 of 52 is 0.60 with an interval across one half
+    claim = crossover_claim(["crosses"] * 31 + ["never"] * 21 + ["base_ahead_from_start"] * 20)
+    assert claim.verdict == "inconclusive" and "31 of the 52" in claim.summary
+    assert crossover_claim(["crosses"] * 40 + ["never"] * 5).verdict == "appeared"
+    assert crossover_claim(["crosses"] * 5 + ["never"] * 40 + ["base_ahead_from_start"] * 50).verdict == "did not appear"
+    assert crossover_claim(["base_ahead_from_start"] * 3).verdict == "inconclusive"

@@ -19,7 +19,7 @@ from rl_lab.analysis.claims import (
     CollapseRun,
     ExposurePoint,
     PrecisionArm,
-    crossover_counts,
+    crossover_claim,
     drift_claim,
     easy_to_hard_claim,
     exposure_claim,
@@ -269,13 +269,8 @@ def across_view(root: Path, studies: Sequence[str]) -> tuple[list[ClaimView], An
     views = []
     if len(kl) >= 3:
         views.append(ClaimView("Forward KL predicts forgetting; weight change does not", drift_claim(kl, weight, prior)))
-    counts = crossover_counts(statuses)
-    crosses = counts.get("crosses", 0)
-    total = sum(counts.values())
-    v = "appeared" if total and crosses / total > 0.5 else "did not appear" if total else "inconclusive"
-    views.append(ClaimView("The base overtakes the tuned model at large k (pass@k crossover)",
-                           Claim(v, f"{crosses} of {total} tuned models cross the base's pass@k curve",
-                                 [(s, str(n)) for s, n in sorted(counts.items())])))
+    views.append(ClaimView("The base catches up with the tuned model at large k (pass@k crossover)",
+                           crossover_claim(statuses)))
     return views, _plot_scatter(kl, weight, prior) if len(kl) >= 3 else None
 
 
