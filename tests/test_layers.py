@@ -3,7 +3,7 @@
 Layers, bottom to top (README "The pieces"):
   0 core: contracts everyone shares       1 environments
   2 pretrain / train / sweep / config     3 analysis
-  4 report                                5 cli, demo, atlas
+  4 report                                5 cli (with the atlas), demo
 Every ``import`` of an rl_lab module, at module level or inside a function, is an edge; an edge
 from a module to a higher layer fails the test with the file and line.
 """
@@ -30,7 +30,6 @@ LAYERS = {
     "rl_lab": 2,  # config, corpus, pretrain, evaluate, problem_data, train, sweep, ...
     "rl_lab.analysis": 3,
     "rl_lab.report": 4,
-    "rl_lab.atlas": 5,
     "rl_lab.cli": 5,
     "rl_lab.demo": 5,
 }

@@ -249,7 +249,7 @@ def test_study_configs_prepare_as_two_stage_sweeps_with_3_seeds(path, tmp_path):
 def test_studies_on_the_quickstart_mixture_share_the_demos_base(tmp_path):
     """One base for precision, hard_only_causes, easy_to_hard and format_collapse's tiny arm: the atlas
     pretrains it once (or adopts make demo's), so the study configs must not drift from quickstart.yaml."""
-    from rl_lab.atlas import CONFIGS, STUDIES
+    from rl_lab.cli.atlas import CONFIGS, STUDIES
     from rl_lab.config import load_config
     from rl_lab.sweep.grid import base_fingerprint, split_bases, validate_grid
 
