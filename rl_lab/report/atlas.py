@@ -39,7 +39,9 @@ LITERATURE = {
     "format_collapse": "Echo Chamber (arXiv 2504.07912): RL drives the model to one of the formats its pretraining "
                        "mixed; a KL penalty keeps minority formats; which format wins depended on model scale.",
     "exposure": "CMU 2025 (arXiv 2512.07783): RL helps only where pretraining left headroom and the task sits at "
-                "the edge of competence — it amplifies what pretraining put there rather than creating it.",
+                "the edge of competence — it amplifies what pretraining put there rather than creating it; "
+                "about 1% exposure in pretraining was enough for RL to build on (compare the exposures at which "
+                "our RL raised pass@1).",
     "hard_only_causes": "rl_lab's quickstart (2 seeds): hard-only RL lost −12.5 and −34.4 pp of prior-skill "
                         "accuracy, matched RL +1.6 and −4.7 pp. The suspected causes are the arms of this study.",
     "easy_to_hard": "Easy-to-hard generalisation (e.g. Sun et al. 2024, arXiv 2403.09472): training on easy "
