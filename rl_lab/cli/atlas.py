@@ -146,7 +146,6 @@ def run_atlas(names: list[str] | None = None, root: Path = ATLAS_DIR, analyse_on
     if adopted:
         print(f"atlas: reusing the demo's base model as {adopted} (same pretraining config)")
     timings_file = root / "timings.json"
-    timings = read_json(timings_file) if timings_file.is_file() else {}
     for study in chosen:
         log: list[list[str]] = []
         sweep = root / study.name / "sweep"
@@ -170,11 +169,16 @@ def run_atlas(names: list[str] | None = None, root: Path = ATLAS_DIR, analyse_on
         row["commands"] = done + [c for c in (" ".join(["rl-lab", *a]) for a in log) if c not in done]
         timings[study.name] = row
         atomic_write_json(timings_file, timings)
-    from rl_lab.report.atlas import build_atlas
-
-    page = build_atlas(root, [s.name for s in STUDIES], {s.name: s.title for s in STUDIES})
+    page = build_page(root)
     print(f"\natlas: {page.resolve()}")
     return page
+
+
+def build_page(root: Path) -> Path:
+    """``atlas.html`` / ``atlas.json`` under ``root`` from whatever the studies have written so far."""
+    from rl_lab.report.atlas import build_atlas
+
+    return build_atlas(root, [s.name for s in STUDIES], {s.name: s.title for s in STUDIES})
 
 
 def add_arguments(parser: argparse.ArgumentParser) -> None:
@@ -186,10 +190,8 @@ def add_arguments(parser: argparse.ArgumentParser) -> None:
 
 
 def run(args: argparse.Namespace) -> int:
-    from rl_lab.report.atlas import build_atlas
-
     if args.page_only:
-        print(build_atlas(args.out, [s.name for s in STUDIES], {s.name: s.title for s in STUDIES}))
+        print(build_page(args.out))
         return 0
     run_atlas(args.only, args.out, args.analyse_only, args.overrides)
     return 0
